@@ -1,0 +1,43 @@
+# The optimizer lab. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export MLFLOW_DISABLE_TELEMETRY ?= true
+export DO_NOT_TRACK ?= true
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test test-full lint ui report bench server clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install the project with its dev extra
+
+demo: $(STAMP) ## Run the headline study on the embedded store and write its report
+	$(PY) -m experiments.demo
+
+test: $(STAMP) ## Run the test suite (what CI runs)
+	$(PY) -m pytest
+
+test-full: $(STAMP) ## Run every test, the long suites included
+	$(PY) -m pytest -m "full or not full"
+
+lint: $(STAMP) ## ruff check and format check
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+ui: $(STAMP) ## Open the MLflow UI on the embedded store (127.0.0.1)
+	$(PY) -m harness.ui
+
+report: $(STAMP) ## Report on the latest sweep of EXPERIMENT (default: stall)
+	$(PY) -m analysis.report --experiment $${EXPERIMENT:-stall}
+
+clean: ## Remove the virtualenv and caches (keeps the tracking store)
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,94 @@
+"""From a composed Hydra config to a job: conversion, validation, sweep context, progress lines."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from harness.config import Config, ConfigError
+from harness.job import JobOutcome, SweepInfo, run_job
+from harness.progress import count_done, format_eta
+from harness.sweep import PROGRESS_FILE, load_sweep_info
+from harness.tracking import run_name
+
+TOP_LEVEL = {"optimizer", "model", "dataset", "trainer", "tracking", "seed", "lr_scale", "study"}
+
+
+def to_config(raw: DictConfig) -> Config:
+    """Typed, validated ``Config`` from a composed config; ``ConfigError`` names what is wrong."""
+    tree = OmegaConf.to_object(raw)
+    tree.pop("hydra", None)
+    tree.pop("experiment", None)
+    for key, value in tree.items():
+        if key not in TOP_LEVEL:
+            raise ConfigError(key, value, "unknown key; allowed: " + ", ".join(sorted(TOP_LEVEL)))
+    for key in ("seed",):
+        if key in tree and (not isinstance(tree[key], int) or isinstance(tree[key], bool)):
+            raise ConfigError(key, tree[key], "must be an integer >= 0")
+    return Config(**tree)
+
+
+def hydra_context() -> tuple[str, Path | None, list[str]]:
+    """(mode, sweep folder or None, this job's overrides) from Hydra's runtime config."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    overrides = list(hydra_cfg.overrides.task)
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        return "multirun", Path(hydra_cfg.sweep.dir), overrides
+    return "run", None, overrides
+
+
+def run_from_hydra(raw: DictConfig) -> JobOutcome:
+    """The task function's body: one job, reported as a sweep member when in a multirun."""
+    cfg = to_config(raw)
+    mode, folder, overrides = hydra_context()
+    files = {
+        "config.yaml": OmegaConf.to_yaml(raw, resolve=True),
+        "overrides.yaml": OmegaConf.to_yaml(OmegaConf.create(overrides)),
+    }
+    if mode == "run":
+        outcome = run_job(cfg, files)
+        print(_describe(outcome), file=sys.stderr)
+        return outcome
+    info = load_sweep_info(folder) or {}
+    sweep = (
+        SweepInfo(info["parent_run_id"], info["sweep_id"]) if info.get("parent_run_id") else None
+    )
+    if cfg.trainer.progress:
+        cfg.trainer.progress = False  # one line per job in a sweep, not a bar per job
+    try:
+        outcome = run_job(cfg, files, sweep)
+    except Exception as error:  # the run is already marked FAILED; the sweep goes on
+        outcome = JobOutcome("FAILED", run_name(cfg))
+        print(f"[optlab] job failed: {error!r}", file=sys.stderr)
+    _report_progress(folder, info, outcome)
+    return outcome
+
+
+def _describe(outcome: JobOutcome) -> str:
+    text = f"{outcome.status} {outcome.name} ({outcome.seconds:.1f}s)"
+    result = outcome.result
+    if result is not None:
+        if result.diverged:
+            text += f" diverged at step {result.diverged_step}: {result.diverged_reason}"
+        elif "final_val_loss" in result.summary:
+            text += f" val_loss={result.summary['final_val_loss']:.4g}"
+    if outcome.status == "SKIPPED":
+        text += f" — already finished as run {outcome.run_id} (tracking.force=true reruns it)"
+    return text
+
+
+def _report_progress(folder: Path, info: dict, outcome: JobOutcome) -> None:
+    line = f"{outcome.seconds:.2f} {outcome.status} {outcome.name}"
+    done = count_done(folder / PROGRESS_FILE, line)
+    total = info.get("total")
+    text = f"[{done}/{total or '?'}] {_describe(outcome)}"
+    if total and info.get("started"):
+        elapsed = time.time() - info["started"]
+        text += f" | ETA {format_eta(elapsed / done * max(total - done, 0))}"
+    print(text, file=sys.stderr, flush=True)

@@ -1,0 +1,173 @@
+"""MNIST-1D made locally by the ``mnist1d`` package's generator, cached on disk as ``.npz``.
+
+Only ``mnist1d.data.make_dataset`` is used, never the package's download path. That
+generator reseeds and draws from the *global* numpy and ``random`` RNGs, so it runs inside
+``isolated_global_rng``, which restores both states afterwards (other threads drawing from
+the global RNGs at the same moment would still interleave; the harness has none).
+
+Generating the default 5000 samples takes about 4 s, so the result is cached under
+``$OPTLAB_CACHE_DIR`` (default ``~/.cache/optimizer-lab``) as ``mnist1d-<key>.npz``, the
+key hashing the generator arguments and the package version. Files are written to a
+temporary name and moved into place with ``os.replace``, so parallel jobs never read a
+half-written file; an unreadable cache file is regenerated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from harness.data.checks import check_bool, check_fraction, check_int
+from harness.data.dataset import Dataset
+from harness.data.prepare import build_dataset, seeded_rngs
+
+CACHE_ENV = "OPTLAB_CACHE_DIR"
+CACHE_FORMAT = 1
+
+
+def cache_dir() -> Path:
+    """Where cached data sets live: ``$OPTLAB_CACHE_DIR``, else ``~/.cache/optimizer-lab``.
+
+    >>> cache_dir().name != ""
+    True
+    """
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "optimizer-lab")
+
+
+def generator_args(num_samples: int | None, seed: int) -> dict[str, object]:
+    """The package's default generator arguments with ``num_samples`` and ``seed`` set.
+
+    >>> args = generator_args(None, seed=3)
+    >>> args["num_samples"], args["seed"], "url" in args
+    (5000, 3, False)
+    """
+    from mnist1d.data import get_dataset_args
+
+    args = get_dataset_args(as_dict=True)
+    del args["url"]
+    if num_samples is not None:
+        args["num_samples"] = num_samples
+    args["seed"] = seed
+    return args
+
+
+def cache_key(args: Mapping[str, object]) -> str:
+    """A 16-hex-digit hash of the generator arguments, package version and file format.
+
+    >>> cache_key({"seed": 1}) == cache_key({"seed": 1}) != cache_key({"seed": 2})
+    True
+    """
+    payload = {"args": dict(args), "mnist1d": version("mnist1d"), "format": CACHE_FORMAT}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@contextmanager
+def isolated_global_rng() -> Iterator[None]:
+    """Run a block that reseeds global RNGs, then restore numpy's and ``random``'s state.
+
+    >>> before = np.random.get_state()[1].copy()
+    >>> with isolated_global_rng():
+    ...     np.random.seed(1)
+    >>> bool(np.array_equal(np.random.get_state()[1], before))
+    True
+    """
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    try:
+        yield
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+
+
+def generate_mnist1d(args: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray]:
+    """All ``10 * (num_samples // 10)`` samples (the package's train then test part), uncached."""
+    from mnist1d.data import make_dataset
+    from mnist1d.utils import ObjectView
+
+    with isolated_global_rng():
+        data = make_dataset(ObjectView(dict(args)))
+    X = np.concatenate([data["x"], data["x_test"]]).astype(np.float64)
+    return X, np.concatenate([data["y"], data["y_test"]]).astype(np.int64)
+
+
+def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` to ``path`` via a temporary file in the same folder and ``os.replace``.
+
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save_npz_atomic(Path(folder) / "a.npz", x=np.arange(3))
+    ...     sorted(p.name for p in Path(folder).iterdir()), read_npz(Path(folder) / "a.npz")["x"]
+    (['a.npz'], array([0, 1, 2]))
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays stored at ``path``, or ``None`` if it is missing or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def cached_mnist1d(args: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray]:
+    """``generate_mnist1d(args)``, read from the cache when present, else generated and stored."""
+    path = cache_dir() / f"mnist1d-{cache_key(args)}.npz"
+    cached = read_npz(path)
+    if cached is not None and {"x", "y"} <= cached.keys():
+        return cached["x"], cached["y"]
+    X, y = generate_mnist1d(args)
+    save_npz_atomic(path, x=X, y=y)
+    return X, y
+
+
+def load_mnist1d(
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    num_samples: int | None = None,
+    standardize: bool = True,
+) -> Dataset:
+    """MNIST-1D: 40 features, 10 classes, ``num_samples`` (default the package's 5000).
+
+    ``seed`` seeds the generator (the package's own default is 42) and the stratified
+    split, which replaces the package's fixed 80/20 split. The package already scales
+    all samples by one global mean and std; ``standardize`` then standardizes each
+    feature with train statistics. ``meta["generator_args"]`` records the arguments.
+    """
+    if num_samples is not None:
+        num_samples = check_int("dataset.num_samples", num_samples, minimum=20)
+    seed = check_int("dataset.seed", seed, minimum=0, maximum=2**32 - 1)  # np.random.seed's range
+    args = generator_args(num_samples, seed)
+    X, y = cached_mnist1d(args)
+    _, split_rng = seeded_rngs(seed)
+    return build_dataset(
+        "mnist1d",
+        X,
+        y,
+        n_classes=10,
+        split_rng=split_rng,
+        val_fraction=check_fraction("dataset.val_fraction", val_fraction),
+        standardize=check_bool("dataset.standardize", standardize),
+        meta={"generator_args": args},
+    )

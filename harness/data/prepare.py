@@ -1,0 +1,111 @@
+"""Turn raw ``(X, y)`` arrays into a ``Dataset``: seeded split, then train-only standardization.
+
+Every loader goes through ``build_dataset`` so all data sets split and standardize the
+same way. The seed of a loader is spawned into two independent streams
+(``seeded_rngs``): one makes the data, one splits it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from harness.data.checks import check_int
+from harness.data.dataset import Dataset
+
+
+def seeded_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Two independent generators from one seed: ``(make_rng, split_rng)``.
+
+    >>> make_rng, split_rng = seeded_rngs(0)
+    >>> bool(make_rng.random() != split_rng.random())
+    True
+    """
+    seed = check_int("dataset.seed", seed, minimum=0)
+    make_seq, split_seq = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(make_seq), np.random.default_rng(split_seq)
+
+
+def split_indices(
+    rng: np.random.Generator, n_rows: int, val_fraction: float, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``(train_rows, val_rows)``, stratified by ``labels`` when given.
+
+    Each group (class, or all rows) sends ``round(val_fraction * size)`` random rows to
+    validation, clipped so that both sides keep at least one row of a group of >= 2.
+
+    >>> train, val = split_indices(np.random.default_rng(0), 10, 0.2, np.arange(10) % 2)
+    >>> len(train), len(val), sorted(np.bincount(np.arange(10)[val] % 2).tolist())
+    (8, 2, [1, 1])
+    """
+    if labels is None:
+        groups = [np.arange(n_rows)]
+    else:
+        groups = [np.flatnonzero(labels == label) for label in np.unique(labels)]
+    val_parts = []
+    for members in groups:
+        n_val = min(max(round(val_fraction * len(members)), 1), len(members) - 1)
+        val_parts.append(rng.permutation(members)[:n_val])
+    val_rows = np.sort(np.concatenate(val_parts))
+    return np.setdiff1d(np.arange(n_rows), val_rows), val_rows
+
+
+def fit_standardizer(X_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature ``(mean, std)`` of the training rows; constant features get ``std = 1``.
+
+    The guard keeps constant features (the blank border pixels of ``digits``) finite:
+    they become ``x - mean``, i.e. 0 on train.
+
+    >>> mean, std = fit_standardizer(np.array([[1.0, 5.0], [3.0, 5.0]]))
+    >>> mean.tolist(), std.tolist()
+    ([2.0, 5.0], [1.0, 1.0])
+    """
+    mean = X_train.mean(axis=0)
+    std = X_train.std(axis=0)
+    constant = std <= 1e-12 * np.maximum(1.0, np.abs(mean))
+    return mean, np.where(constant, 1.0, std)
+
+
+def build_dataset(
+    name: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_classes: int | None,
+    split_rng: np.random.Generator,
+    val_fraction: float,
+    standardize: bool,
+    meta: Mapping[str, object] | None = None,
+) -> Dataset:
+    """Split ``(X, y)`` and standardize with train statistics into a ``Dataset``.
+
+    ``n_classes=None`` makes a regression task (float64 targets, random split);
+    otherwise labels are int64 and the split is stratified.
+
+    >>> X, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2
+    >>> ds = build_dataset("toy", X, y, n_classes=2, split_rng=np.random.default_rng(0),
+    ...                    val_fraction=0.2, standardize=True)
+    >>> ds.n_train, ds.n_val, float(abs(ds.X_train.mean()) < 1e-12)
+    (8, 2, 1.0)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64 if n_classes is None else np.int64)
+    train, val = split_indices(split_rng, len(y), val_fraction, None if n_classes is None else y)
+    X_train, X_val = X[train], X[val]
+    mean = std = None
+    if standardize:
+        mean, std = fit_standardizer(X_train)
+        X_train, X_val = (X_train - mean) / std, (X_val - mean) / std
+    return Dataset(
+        name=name,
+        X_train=X_train,
+        y_train=y[train],
+        X_val=X_val,
+        y_val=y[val],
+        task="regression" if n_classes is None else "classification",
+        n_classes=n_classes,
+        x_mean=mean,
+        x_std=std,
+        meta=dict(meta or {}),
+    )

@@ -1,0 +1,53 @@
+"""The lecture's optimizers over dicts of arrays: ``Name(**hyperparams).update(params, grads)``.
+
+>>> import numpy as np
+>>> from harness.optim import RMSprop
+>>> params, grads = {"W": np.ones(3)}, {"W": np.full(3, 0.5)}
+>>> RMSprop(lr=0.01, decay_rate=0.99).update(params, grads)
+>>> bool((params["W"] < 1).all())
+True
+"""
+
+from __future__ import annotations
+
+from harness.optim.adaptive import Adagrad, Adam, RMSprop
+from harness.optim.base import Optimizer
+from harness.optim.flat import FlatDict
+from harness.optim.momentum import SGD, Momentum, Nesterov
+
+#: Config name → class. The only way a config reaches optimizer code (no import strings).
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adagrad": Adagrad,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+}
+
+__all__ = [
+    "OPTIMIZERS",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "FlatDict",
+    "Momentum",
+    "Nesterov",
+    "Optimizer",
+    "RMSprop",
+    "build_optimizer",
+]
+
+
+def build_optimizer(name: str, **hyperparams) -> Optimizer:
+    """The optimizer registered as ``name``, built with ``hyperparams``.
+
+    >>> build_optimizer("adagrad", lr=0.1)
+    Adagrad(lr=0.1, eps=1e-07)
+    """
+    try:
+        cls = OPTIMIZERS[name]
+    except KeyError:
+        allowed = ", ".join(OPTIMIZERS)
+        raise ValueError(f"optimizer.name={name!r} is not one of: {allowed}") from None
+    return cls(**hyperparams)

@@ -1,0 +1,177 @@
+"""A multirun sweep as one MLflow parent run, shared by every job under any launcher.
+
+``SweepCallback`` runs in the process that launches the sweep, before the launcher fans out:
+it validates every job's config, prepares the store once (no migration race), finds or creates
+the parent run, and writes ``<sweep dir>/.optlab/sweep.json`` that every job reads (joblib,
+submitit and Slurm jobs all see the sweep folder). The parent is keyed by the sweep's command
+(experiment and overrides), so running the same command again continues the same parent, and
+jobs already FINISHED are skipped by config hash (``harness.job``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+SWEEP_FILE = ".optlab/sweep.json"
+
+
+class SweepAbort(BaseException):  # noqa: N818 - a BaseException: Hydra's callback runner swallows Exception
+    """Stop the sweep with a one-line message and an exit code (2: bad input, 1: failed jobs)."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+PROGRESS_FILE = ".optlab/progress"
+
+
+def sweep_folder(config: DictConfig) -> Path:
+    return Path(config.hydra.sweep.dir)
+
+
+def job_overrides(config: DictConfig) -> list[list[str]] | None:
+    """Each job's overrides as the basic sweeper will launch them (None for other sweepers)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+        return None
+    params = config.hydra.sweeper.get("params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()]
+    arguments += list(config.hydra.overrides.task)
+    parsed = OverridesParser.create().parse_overrides(arguments)
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def sweep_key(config: DictConfig, jobs: list[list[str]] | None) -> str:
+    """Same experiment and same jobs → same key → the same parent run."""
+    identity = {
+        "experiment": config.tracking.experiment,
+        "jobs": sorted(" ".join(sorted(j)) for j in jobs)
+        if jobs is not None
+        else sorted(config.hydra.overrides.task),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def validate_jobs(config_name: str | None, jobs: list[list[str]]) -> None:
+    """Compose and check every job's config now, so a bad one fails before any run exists."""
+    from hydra import compose
+
+    from harness.app import to_config
+    from harness.config import ConfigError
+    from harness.errors import one_line
+
+    for overrides in jobs:
+        try:
+            to_config(compose(config_name=config_name, overrides=overrides))
+        except (ConfigError, Exception) as error:
+            raise SweepAbort(one_line(error), 2) from error
+
+
+class SweepCallback(Callback):
+    def __init__(self) -> None:
+        self.client = self.parent_run_id = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from harness.config import ConfigError
+        from harness.store import prepare_store
+
+        jobs = job_overrides(config)
+        if jobs is not None:
+            validate_jobs(kwargs.get("config_name"), jobs)
+        if not config.tracking.enabled:
+            return
+        from mlflow.tracking import MlflowClient
+
+        try:
+            uri, experiment_id = prepare_store(config.tracking.uri, config.tracking.experiment)
+        except ConfigError as error:
+            raise SweepAbort(str(error), 2) from error
+        self.client = MlflowClient(tracking_uri=uri)
+        key = sweep_key(config, jobs)
+        self.parent_run_id = self._open_parent(experiment_id, key, config.get("study", "adhoc"))
+        folder = sweep_folder(config)
+        (folder / ".optlab").mkdir(parents=True, exist_ok=True)
+        info = {
+            "parent_run_id": self.parent_run_id,
+            "sweep_id": key,
+            "total": len(jobs) if jobs is not None else None,
+            "tracking_uri": uri,
+            "started": time.time(),
+        }
+        (folder / SWEEP_FILE).write_text(json.dumps(info))
+        atexit.register(self._close_parent, "KILLED")
+        total = f"{len(jobs)} jobs" if jobs is not None else "jobs"
+        print(
+            f"[optlab] sweep {key}: {total} → parent run {self.parent_run_id} "
+            f"in experiment {config.tracking.experiment!r}",
+            file=sys.stderr,
+        )
+
+    def _open_parent(self, experiment_id: str, key: str, study: str) -> str:
+        client = self.client
+        found = client.search_runs(
+            [experiment_id],
+            f"tags.`optlab.sweep_id` = '{key}' and tags.`optlab.role` = 'sweep'",
+            max_results=1,
+        )
+        if not found:
+            tags = {"optlab.role": "sweep", "optlab.sweep_id": key, "optlab.study": study}
+            return client.create_run(
+                experiment_id, run_name=f"sweep-{study}-{key[:6]}", tags=tags
+            ).info.run_id
+        parent_id = found[0].info.run_id
+        client.update_run(parent_id, status="RUNNING")
+        self._close_orphans(experiment_id, parent_id)
+        return parent_id
+
+    def _close_orphans(self, experiment_id: str, parent_id: str) -> None:
+        """Children left RUNNING by a killed earlier launch of this sweep end KILLED."""
+        orphans = self.client.search_runs(
+            [experiment_id],
+            f"tags.`mlflow.parentRunId` = '{parent_id}' and attributes.status = 'RUNNING'",
+        )
+        for run in orphans:
+            self.client.set_tag(run.info.run_id, "optlab.error", "sweep was killed; rerun")
+            self.client.set_terminated(run.info.run_id, "KILLED")
+
+    def _close_parent(self, status: str) -> None:
+        if self.client is not None and self.parent_run_id is not None:
+            self.client.set_terminated(self.parent_run_id, status)
+            self.parent_run_id = None
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        lines = []
+        progress = sweep_folder(config) / PROGRESS_FILE
+        if progress.exists():
+            lines = progress.read_text().splitlines()
+        failed = [line for line in lines if " FAILED " in line]
+        self._close_parent("FAILED" if failed else "FINISHED")
+        counts = {
+            s: sum(f" {s} " in line for line in lines) for s in ("FINISHED", "SKIPPED", "FAILED")
+        }
+        summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
+        print(f"[optlab] sweep done: {summary}", file=sys.stderr)
+        if failed:
+            names = "; ".join(line.split(maxsplit=2)[-1] for line in failed[:3])
+            raise SweepAbort(
+                f"{len(failed)} job(s) failed (see their runs' optlab.error tag): {names}", 1
+            )
+
+
+def load_sweep_info(folder: Path) -> dict | None:
+    path = folder / SWEEP_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+__all__ = ["SweepCallback", "load_sweep_info", "OmegaConf"]

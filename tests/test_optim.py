@@ -1,0 +1,230 @@
+"""Optimizer conformance, closed forms and the lecture's RMSprop as an outside reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.optim import OPTIMIZERS, SGD, Adagrad, Adam, FlatDict, Momentum, Nesterov, RMSprop
+
+# Hyperparameters that reach the minimizers below in a few thousand steps.
+QUADRATIC_SETTINGS = {
+    "sgd": dict(lr=0.1),
+    "momentum": dict(lr=0.05, momentum=0.9),
+    "nesterov": dict(lr=0.05, momentum=0.9),
+    "adagrad": dict(lr=0.5),
+    "rmsprop": dict(lr=0.01, decay_rate=0.9),
+    "adam": dict(lr=0.05),
+}
+ROSENBROCK_SETTINGS = {
+    "sgd": dict(lr=1e-3),
+    "momentum": dict(lr=2e-4, momentum=0.9),
+    "nesterov": dict(lr=2e-4, momentum=0.9),
+    "adagrad": dict(lr=0.5),
+    "rmsprop": dict(lr=1e-3, decay_rate=0.99),
+    "adam": dict(lr=0.02),
+}
+
+
+class LectureRMSprop:
+    """The lecture's class, written here from its update rule: the reference for ours."""
+
+    def __init__(self, lr=0.01, decay_rate=0.99):
+        self.lr = lr
+        self.decay_rate = decay_rate
+        self.h = None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {key: np.zeros_like(val) for key, val in params.items()}
+        for key in params:
+            self.h[key] *= self.decay_rate
+            self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
+            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
+
+
+def quadratic(params):
+    """f = ½ Σ aᵢ wᵢ² with a badly conditioned diagonal, minimum at 0."""
+    a = np.array([1.0, 10.0, 0.1, 3.0])
+    w = params["w"]
+    return 0.5 * float(np.sum(a * w * w)), {"w": a * w}
+
+
+def rosenbrock(params):
+    x, y = params["xy"]
+    grad = np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
+    return (1 - x) ** 2 + 100 * (y - x * x) ** 2, {"xy": grad}
+
+
+def run(name, settings, objective, start, steps):
+    opt = OPTIMIZERS[name](**settings)
+    params = {k: np.array(v, dtype=float) for k, v in start.items()}
+    for _ in range(steps):
+        _, grads = objective(params)
+        opt.update(params, grads)
+    return params, opt
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_reaches_the_minimizer_of_a_convex_quadratic(name):
+    params, _ = run(name, QUADRATIC_SETTINGS[name], quadratic, {"w": [1.0, -2.0, 3.0, 0.5]}, 3000)
+    np.testing.assert_allclose(params["w"], 0.0, atol=2e-2)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_reaches_the_minimizer_of_rosenbrock(name):
+    params, _ = run(name, ROSENBROCK_SETTINGS[name], rosenbrock, {"xy": [-1.2, 1.0]}, 30000)
+    np.testing.assert_allclose(params["xy"], [1.0, 1.0], atol=5e-2)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_keeps_shapes_dtypes_and_finite_state(name, dtype):
+    rng = np.random.default_rng(0)
+    params = {"W": rng.normal(size=(3, 4)).astype(dtype), "b": np.zeros(4, dtype=dtype)}
+    ids = {k: id(v) for k, v in params.items()}
+    opt = OPTIMIZERS[name](lr=0.01)
+    for _ in range(20):
+        grads = {k: rng.normal(size=v.shape).astype(dtype) for k, v in params.items()}
+        opt.update(params, grads)
+    for key, value in params.items():
+        assert id(value) == ids[key], "update must be in place"
+        assert value.dtype == dtype and value.shape == {"W": (3, 4), "b": (4,)}[key]
+    for buffers in (opt.state or {}).values():
+        for value in buffers.values():
+            assert np.isfinite(value).all()
+    assert all(np.isfinite(v) for v in opt.internals().values())
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_is_deterministic_and_flat_path_equals_dict_path(name):
+    rng = np.random.default_rng(1)
+    start = {"W": rng.normal(size=(5, 3)), "b": rng.normal(size=3)}
+    grads_seq = [{k: rng.normal(size=v.shape) for k, v in start.items()} for _ in range(30)]
+
+    def final(flat: bool):
+        params = FlatDict.from_arrays(start) if flat else {k: v.copy() for k, v in start.items()}
+        opt = OPTIMIZERS[name](lr=0.01)
+        for grads in grads_seq:
+            opt.update(params, FlatDict.from_arrays(grads) if flat else grads)
+        return {k: np.array(v) for k, v in params.items()}, opt.internals()
+
+    dict_params, dict_internals = final(flat=False)
+    flat_params, flat_internals = final(flat=True)
+    again, _ = final(flat=True)
+    for key in start:
+        np.testing.assert_array_equal(flat_params[key], dict_params[key])
+        np.testing.assert_array_equal(flat_params[key], again[key])
+    assert flat_internals == pytest.approx(dict_internals, rel=1e-12)
+
+
+def test_adagrad_step_on_constant_gradient_is_lr_over_sqrt_t():
+    g, lr, eps = -0.3, 0.1, 1e-7
+    params, opt = {"w": np.zeros(1)}, Adagrad(lr=lr, eps=eps)
+    for t in range(1, 101):
+        before = params["w"].copy()
+        opt.update(params, {"w": np.array([g])})
+        moved = float(params["w"][0] - before[0])
+        assert moved == pytest.approx(-lr * g / (abs(g) * np.sqrt(t) + eps), rel=1e-12)
+
+
+@pytest.mark.parametrize("decay_rate", [0.5, 0.9, 0.99])
+def test_rmsprop_accumulator_on_constant_gradient(decay_rate):
+    g = 2.5
+    opt = RMSprop(lr=0.01, decay_rate=decay_rate)
+    params = {"w": np.zeros(1)}
+    for t in range(1, 60):
+        opt.update(params, {"w": np.array([g])})
+        expected = (1 - decay_rate**t) * g * g
+        assert opt.state["h"]["w"][0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_rmsprop_with_decay_rate_near_one_averages_like_adagrad_over_t():
+    """As decay_rate → 1, h_t/(1 − decay_rate) → Σ g² (Adagrad's jar) over short horizons."""
+    rng = np.random.default_rng(3)
+    grads = rng.normal(size=(50, 4))
+    rms, ada = RMSprop(lr=1.0, decay_rate=1 - 1e-9), Adagrad(lr=1.0)
+    p1, p2 = {"w": np.zeros(4)}, {"w": np.zeros(4)}
+    for g in grads:
+        rms.update(p1, {"w": g})
+        ada.update(p2, {"w": g})
+    np.testing.assert_allclose(rms.state["h"]["w"] / 1e-9, ada.state["h"]["w"], rtol=1e-5)
+
+
+def test_adam_first_step_is_lr_times_sign_and_matches_algorithm_1():
+    rng = np.random.default_rng(4)
+    grads = rng.normal(size=(10, 3))
+    opt, params = Adam(lr=0.01), {"w": np.zeros(3)}
+    m = v = np.zeros(3)
+    w = np.zeros(3)
+    for t, g in enumerate(grads, start=1):
+        opt.update(params, {"w": g})
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        w = w - 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        if t == 1:
+            np.testing.assert_allclose(params["w"], -0.01 * np.sign(g), rtol=1e-6)
+    np.testing.assert_allclose(params["w"], w, rtol=1e-12)
+
+
+def test_momentum_and_nesterov_match_their_formulas():
+    rng = np.random.default_rng(5)
+    grads = rng.normal(size=(10, 2))
+    mom, nes = Momentum(lr=0.1, momentum=0.8), Nesterov(lr=0.1, momentum=0.8)
+    pm, pn = {"w": np.zeros(2)}, {"w": np.zeros(2)}
+    v = np.zeros(2)
+    wm, wn = np.zeros(2), np.zeros(2)
+    for g in grads:
+        mom.update(pm, {"w": g})
+        nes.update(pn, {"w": g})
+        v_old = v
+        v = 0.8 * v - 0.1 * g
+        wm = wm + v
+        wn = wn + 0.8 * 0.8 * v_old - 1.8 * 0.1 * g  # the textbook's form of Nesterov
+    np.testing.assert_allclose(pm["w"], wm, rtol=1e-12)
+    np.testing.assert_allclose(pn["w"], wn, rtol=1e-12)
+
+
+def test_sgd_takes_plain_floats_like_the_textbooks_2d_demo():
+    params = {"x": -7.0, "y": 2.0}
+    opt = SGD(lr=0.95)
+    opt.update(params, {"x": -7.0 / 10, "y": 2 * 2.0})
+    assert params["x"] == pytest.approx(-7.0 + 0.95 * 0.7)
+    assert params["y"] == pytest.approx(2.0 - 0.95 * 4.0)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_state_dict_round_trip_continues_bit_identically(name):
+    rng = np.random.default_rng(6)
+    start = FlatDict.from_arrays({"W": rng.normal(size=(4, 4)), "b": rng.normal(size=4)})
+    grads_seq = [
+        FlatDict.from_arrays({"W": rng.normal(size=(4, 4)), "b": rng.normal(size=4)})
+        for _ in range(100)
+    ]
+    straight, opt = start.copy(), OPTIMIZERS[name](lr=0.01)
+    for grads in grads_seq:
+        opt.update(straight, grads)
+
+    resumed, first = start.copy(), OPTIMIZERS[name](lr=0.01)
+    for grads in grads_seq[:50]:
+        first.update(resumed, grads)
+    saved, saved_params = first.state_dict(), resumed.copy()
+    second = OPTIMIZERS[name](lr=123.0)  # hyperparameters come from the saved state
+    second.load_state_dict(saved)
+    for grads in grads_seq[50:]:
+        second.update(saved_params, grads)
+    np.testing.assert_array_equal(saved_params.flat, straight.flat)
+
+
+def test_internals_report_adagrads_shrinking_step():
+    opt, params = Adagrad(lr=0.1), FlatDict.from_arrays({"w": np.ones(1000)})
+    grads = FlatDict.from_arrays({"w": np.full(1000, 0.5)})
+    opt.update(params, grads)
+    early = opt.internals()
+    for _ in range(99):
+        opt.update(params, grads)
+    late = opt.internals()
+    assert late["effective_lr_median"] == pytest.approx(early["effective_lr_median"] / 10, rel=1e-6)
+    assert late["accumulator_mean"] == pytest.approx(100 * 0.25)
+    assert early["effective_lr_p10"] <= early["effective_lr_median"] <= early["effective_lr_p90"]
+    assert 0 < late["update_ratio"] < early["update_ratio"]
