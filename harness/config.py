@@ -288,7 +288,7 @@ class TrainerConfig:
     steps: int = 2000
     batch_size: int = 100
     eval_every: int = 100
-    internals_every: int = 1
+    internals_every: int = 5
     divergence_factor: float = 1e3
     checkpoint_every: int = 0
     progress: bool = True

@@ -146,7 +146,7 @@ def train(cfg: Config, sink: Sink | None = None, resume: TrainState | None = Non
         first, initial_loss = 1, None
         _evaluate(job, curves, 0)
     else:
-        curves, first, initial_loss = resume.curves, resume.step + 1, resume.initial_loss
+        curves, first, initial_loss = resume.curves.copy(), resume.step + 1, resume.initial_loss
         _restore(job, resume)
     sink.on_start(curves)
     result = TrainResult(curves=curves, steps_done=first - 1)

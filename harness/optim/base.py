@@ -93,20 +93,19 @@ class Optimizer:
         ``effective_lr_median``/``_p10``/``_p90`` summarize the per-parameter step size over all
         parameters; ``accumulator_mean`` is the accumulator's mean (adaptive methods only);
         ``update_ratio`` is ‖Δp‖/‖p‖. Cost: one O(n) partition for the percentiles plus two dot
-        products; about 0.1 ms for 10⁵ parameters, so the trainer can ask every step on the lab's
-        models (and every k steps on larger ones, via ``trainer.internals_every``).
+        products (percentiles by nearest rank). On the digits MLP (4,810 parameters) that is ~40 µs,
+        a fifth of a training step, so the trainer asks every ``trainer.internals_every`` steps
+        (default 5) and the curves keep the resolution a log-log slope needs.
         """
         if self.state is None or self._params is None:
             return {}
         out = {}
         eff = self.effective_lr()
         if eff is None:
-            out["effective_lr_median"] = out["effective_lr_p10"] = out["effective_lr_p90"] = float(
-                self.lr
-            )
+            p10 = p50 = p90 = self.lr
         else:
-            p10, p50, p90 = np.percentile(eff, (10, 50, 90))
-            out.update(effective_lr_median=p50, effective_lr_p10=p10, effective_lr_p90=p90)
+            p10, p50, p90 = _percentiles(eff)
+        out.update(effective_lr_median=p50, effective_lr_p10=p10, effective_lr_p90=p90)
         acc = self.accumulator()
         if acc is not None:
             out["accumulator_mean"] = float(acc.mean())
@@ -150,6 +149,14 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams().items())
         return f"{type(self).__name__}({args})"
+
+
+def _percentiles(values: np.ndarray) -> tuple[float, float, float]:
+    """10th, 50th and 90th percentiles by nearest rank: one O(n) partition, no interpolation."""
+    last = values.size - 1
+    ranks = [round(0.1 * last), round(0.5 * last), round(0.9 * last)]
+    part = np.partition(values, ranks)
+    return part[ranks[0]], part[ranks[1]], part[ranks[2]]
 
 
 def _flat_values(params: Params) -> np.ndarray:
