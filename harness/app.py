@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -14,17 +15,24 @@ from harness.progress import count_done, format_eta
 from harness.sweep import PROGRESS_FILE, load_sweep_info
 from harness.tracking import run_name
 
-TOP_LEVEL = {"optimizer", "model", "dataset", "trainer", "tracking", "seed", "lr_scale", "study"}
+GROUPS = ("optimizer", "model", "dataset", "trainer", "tracking")
+TOP_LEVEL = {*GROUPS, "seed", "lr_scale", "study"}
 
 
 def to_config(raw: DictConfig) -> Config:
     """Typed, validated ``Config`` from a composed config; ``ConfigError`` names what is wrong."""
+    lr_scale = raw.get("lr_scale", 1.0)  # checked first: every optimizer's lr is derived from it
+    if not isinstance(lr_scale, int | float) or isinstance(lr_scale, bool) or lr_scale <= 0:
+        raise ConfigError("lr_scale", lr_scale, "must be a number > 0")
     tree = OmegaConf.to_object(raw)
     tree.pop("hydra", None)
     tree.pop("experiment", None)
     for key, value in tree.items():
         if key not in TOP_LEVEL:
             raise ConfigError(key, value, "unknown key; allowed: " + ", ".join(sorted(TOP_LEVEL)))
+    for group in GROUPS:  # `~optimizer` would silently fall back to the dataclass defaults
+        if group not in tree:
+            raise ConfigError(group, None, f"is required: choose one of conf/{group}/")
     for key in ("seed",):
         if key in tree and (not isinstance(tree[key], int) or isinstance(tree[key], bool)):
             raise ConfigError(key, tree[key], "must be an integer >= 0")
@@ -91,4 +99,9 @@ def _report_progress(folder: Path, info: dict, outcome: JobOutcome) -> None:
     if total and info.get("started"):
         elapsed = time.time() - info["started"]
         text += f" | ETA {format_eta(elapsed / done * max(total - done, 0))}"
-    print(text, file=sys.stderr, flush=True)
+    if sys.stderr.isatty() and outcome.status != "FAILED":
+        width = shutil.get_terminal_size().columns - 1
+        sys.stderr.write("\r\033[K" + text[:width])  # one line that updates in place
+        sys.stderr.flush()
+    else:
+        print(text, file=sys.stderr, flush=True)

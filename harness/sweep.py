@@ -89,6 +89,8 @@ class SweepCallback(Callback):
         jobs = job_overrides(config)
         if jobs is not None:
             validate_jobs(kwargs.get("config_name"), jobs)
+        for stale in (SWEEP_FILE, PROGRESS_FILE):  # a relaunch into the same folder counts afresh
+            (sweep_folder(config) / stale).unlink(missing_ok=True)
         if not config.tracking.enabled:
             return
         from mlflow.tracking import MlflowClient
@@ -161,7 +163,8 @@ class SweepCallback(Callback):
             s: sum(f" {s} " in line for line in lines) for s in ("FINISHED", "SKIPPED", "FAILED")
         }
         summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
-        print(f"[optlab] sweep done: {summary}", file=sys.stderr)
+        newline = "\n" if sys.stderr.isatty() else ""  # end the line progress updated in place
+        print(f"{newline}[optlab] sweep done: {summary}", file=sys.stderr)
         if failed:
             names = "; ".join(line.split(maxsplit=2)[-1] for line in failed[:3])
             raise SweepAbort(
