@@ -1,0 +1,300 @@
+"""Load an MLflow study (one experiment, or one sweep of it) into tidy pandas tables.
+
+The runs table has one row per job run: ``run_id``, ``run_name``, ``status``, the derived columns
+``optimizer``, ``label``, ``group``, ``seed``, ``diverged`` (bool) and ``problem``, then every
+param under its dotted key (numeric where numeric), every metric's last value, and every tag.
+The long curves table (see :mod:`analysis.curves`) has ``run_id, step, metric, value``.
+
+Runs come from ``MlflowClient.search_runs``, page by page; curves from the ``curves.parquet``
+artifacts, so a sweep of hundreds of runs loads in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.request
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import Experiment, Run, ViewType
+
+from analysis import contract as c
+from analysis.contract import default_tracking_uri
+from analysis.curves import load_curves
+
+__all__ = [
+    "AnalysisError",
+    "Study",
+    "check_store",
+    "default_tracking_uri",
+    "iter_runs",
+    "load_curves",
+    "load_experiment",
+    "load_runs",
+    "load_study",
+    "load_sweep_run",
+    "param_columns",
+    "to_numeric_params",
+    "to_runs_table",
+]
+
+MISSING_TOKENS = frozenset({"", "None", "none", "null", "nan", "NaN"})
+PAGE_SIZE = 1000
+
+
+class AnalysisError(Exception):
+    """Bad input for an analysis: unknown experiment or sweep, or no runs to analyse."""
+
+
+@dataclass
+class Study:
+    """What one analysis works on: the experiment, its sweep's parent run (if any) and tables."""
+
+    experiment: Experiment
+    parent: Run | None
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    tracking_uri: str
+
+
+def iter_runs(client: MlflowClient, experiment_id: str, filter_string: str = "") -> Iterator[Run]:
+    """Yield every active run of an experiment matching ``filter_string``, page by page."""
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            filter_string=filter_string,
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=PAGE_SIZE,
+            order_by=["attributes.start_time ASC"],
+            page_token=token,
+        )
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def load_experiment(client: MlflowClient, name: str) -> Experiment:
+    """The experiment called ``name``; :class:`AnalysisError` when there is none."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None or experiment.lifecycle_stage != "active":
+        raise AnalysisError(f"no experiment named {name!r}")
+    return experiment
+
+
+def load_sweep_run(client: MlflowClient, experiment: Experiment, sweep: str) -> Run | None:
+    """The parent run of a sweep: by run id, or ``"latest"`` (None if the experiment has none)."""
+    if sweep != "latest":
+        try:
+            run = client.get_run(sweep)
+        except mlflow.MlflowException as error:
+            raise AnalysisError(f"no sweep run {sweep!r}: {error.message}") from None
+        if run.info.experiment_id != experiment.experiment_id:
+            raise AnalysisError(f"run {sweep!r} is not in experiment {experiment.name!r}")
+        return run
+    page = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`{c.ROLE_TAG}` = '{c.SWEEP_ROLE}'",
+        run_view_type=ViewType.ACTIVE_ONLY,
+        max_results=1,
+        order_by=["attributes.start_time DESC"],
+    )
+    return page[0] if page else None
+
+
+def load_runs(
+    client: MlflowClient, experiment: Experiment, parent: Run | None = None
+) -> pd.DataFrame:
+    """The runs table of one sweep's children, or of every job run when ``parent`` is None."""
+    if parent is not None:
+        query = f"tags.`{c.PARENT_TAG}` = '{parent.info.run_id}'"
+        runs = iter_runs(client, experiment.experiment_id, query)
+    else:
+        runs = (
+            run
+            for run in iter_runs(client, experiment.experiment_id)
+            if run.data.tags.get(c.ROLE_TAG) != c.SWEEP_ROLE
+        )
+    return to_runs_table(runs)
+
+
+def check_store(tracking_uri: str, timeout: float = 20.0) -> None:
+    """Fail in one line on a SQLite file that does not exist (MLflow would create an empty
+    store there) or a tracking server that does not answer (MLflow would retry for minutes)."""
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme == "sqlite":
+        path = Path(tracking_uri.removeprefix("sqlite:///").removeprefix("sqlite://"))
+        if str(path) not in ("", ":memory:") and not path.is_file():
+            raise AnalysisError(f"no MLflow store at {path}")
+    elif parsed.scheme in ("http", "https"):
+        try:
+            with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=timeout):
+                pass
+        except OSError as error:
+            reason = getattr(error, "reason", error)
+            message = f"cannot reach the tracking server {tracking_uri}: {reason}"
+            raise AnalysisError(message) from None
+
+
+def load_study(
+    experiment: str,
+    sweep: str | None = "latest",
+    tracking_uri: str | None = None,
+    max_workers: int = 8,
+) -> Study:
+    """Load the runs and curves of a sweep (``"latest"``, a parent run id) or a whole experiment.
+
+    ``sweep="latest"`` takes the most recently started sweep, and every job of the experiment
+    when it has no sweep; ``sweep=None`` takes every job run. ``tracking_uri`` defaults to the
+    harness's embedded store (:func:`default_tracking_uri`). Raises :class:`AnalysisError` for
+    a missing store, an unknown experiment or sweep, and when there are no runs.
+    """
+    tracking_uri = tracking_uri or default_tracking_uri()
+    check_store(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    found = load_experiment(client, experiment)
+    parent = load_sweep_run(client, found, sweep) if sweep else None
+    runs = load_runs(client, found, parent)
+    if runs.empty:
+        where = f"sweep {parent.info.run_id}" if parent else f"experiment {experiment!r}"
+        raise AnalysisError(f"no runs in {where}")
+    curves = load_curves(runs, tracking_uri=tracking_uri, max_workers=max_workers)
+    return Study(found, parent, runs, curves, tracking_uri)
+
+
+def to_runs_table(runs: Iterable[Run]) -> pd.DataFrame:
+    """One row per run: info, derived columns, params (numeric where numeric), metrics, tags."""
+    rows = [_to_row(run) for run in runs]
+    if not rows:
+        return pd.DataFrame(columns=[*_INFO_COLUMNS, *_DERIVED_COLUMNS])
+    table = pd.DataFrame.from_records(rows)
+    param_keys = sorted({key for run_row in rows for key in run_row["_params"]})
+    table = table.drop(columns="_params")
+    table[param_keys] = to_numeric_params(table[param_keys])
+    table = _with_derived(table, param_keys)
+    first = [*_INFO_COLUMNS, *_DERIVED_COLUMNS]
+    rest = [col for col in table.columns if col not in first]
+    return table[first + rest].reset_index(drop=True)
+
+
+_INFO_COLUMNS = ["run_id", "run_name", "status", "start_time", "end_time", "artifact_uri"]
+_DERIVED_COLUMNS = [
+    "optimizer",
+    "label",
+    "group",
+    "seed",
+    "diverged",
+    "diverged_step",
+    "problem",
+    "sweep_id",
+    "parent_run_id",
+]
+
+
+def _to_row(run: Run) -> dict:
+    info, data = run.info, run.data
+    row = {
+        "run_id": info.run_id,
+        "run_name": info.run_name,
+        "status": info.status,
+        "start_time": pd.to_datetime(info.start_time, unit="ms"),
+        "end_time": pd.to_datetime(info.end_time, unit="ms") if info.end_time else pd.NaT,
+        "artifact_uri": info.artifact_uri,
+        "_params": dict(data.params),
+    }
+    row.update(data.params)
+    row.update({f"metric.{key}": value for key, value in data.metrics.items()})
+    row.update({f"tag.{key}": value for key, value in data.tags.items()})
+    return row
+
+
+def param_columns(runs: pd.DataFrame) -> list[str]:
+    """The config params of a runs table: ``seed`` and dotted keys outside tag namespaces.
+
+    >>> param_columns(pd.DataFrame(columns=["run_id", "seed", "optimizer.lr", "optlab.label"]))
+    ['seed', 'optimizer.lr']
+    """
+    tag_prefixes = ("optlab.", "mlflow.", "metric.", "tag.")
+    return [
+        col
+        for col in runs.columns
+        if col == "seed" or ("." in col and not col.startswith(tag_prefixes))
+    ]
+
+
+def to_numeric_params(params: pd.DataFrame) -> pd.DataFrame:
+    """Columns whose every value looks numeric become numbers ("None" and "" become missing).
+
+    >>> df = to_numeric_params(pd.DataFrame({"lr": ["0.1", "1"], "seed": ["0", "1"],
+    ...     "shift": ["None", "50"], "name": ["adam", "sgd"]}))
+    >>> [str(t) for t in df.dtypes]
+    ['float64', 'int64', 'Int64', 'str']
+    """
+    return pd.DataFrame({col: _to_numeric(params[col]) for col in params.columns}, params.index)
+
+
+def _to_numeric(column: pd.Series) -> pd.Series:
+    text = column.astype("string")
+    present = text.notna() & ~text.isin(MISSING_TOKENS)
+    numbers = pd.to_numeric(text.where(present), errors="coerce")
+    if not present.any() or numbers[present].isna().any():
+        return column if present.any() else numbers.astype("float64")
+    looks_int = ~text[present].str.contains(r"[.eEnN]", regex=True).any()
+    if looks_int:
+        return numbers.astype("int64" if present.all() else "Int64")
+    return numbers.astype("float64")
+
+
+def _with_derived(table: pd.DataFrame, param_keys: list[str]) -> pd.DataFrame:
+    col = _column_or_missing
+    table["optimizer"] = col(table, f"tag.{c.OPTIMIZER_TAG}").fillna(col(table, "optimizer.name"))
+    table["label"] = col(table, f"tag.{c.LABEL_TAG}").fillna(table["optimizer"])
+    fallback_group = table[[k for k in param_keys if k != "seed"]].apply(_hash_row, axis=1)
+    table["group"] = col(table, f"tag.{c.GROUP_TAG}").fillna(fallback_group)
+    table["seed"] = col(table, "seed")
+    flag = col(table, f"tag.{c.DIVERGED_TAG}").astype("string").str.lower() == "true"
+    metric = pd.to_numeric(col(table, "metric.diverged"), errors="coerce") == 1
+    table["diverged"] = (flag.fillna(False) | metric.fillna(False)).astype(bool)
+    table["problem"] = _problem(table)
+    table["sweep_id"] = col(table, f"tag.{c.SWEEP_ID_TAG}")
+    table["parent_run_id"] = col(table, f"tag.{c.PARENT_TAG}")
+    step = pd.to_numeric(col(table, f"tag.{c.DIVERGED_STEP_TAG}"), errors="coerce")
+    table["diverged_step"] = step.astype("float64")
+    table = table.drop(columns=["metric.diverged"], errors="ignore")
+    table.columns = [_short_name(col, table.columns) for col in table.columns]
+    return table
+
+
+def _column_or_missing(table: pd.DataFrame, column: str) -> pd.Series:
+    if column in table.columns:
+        return table[column]
+    return pd.Series(pd.NA, index=table.index, dtype="object")
+
+
+def _hash_row(row: pd.Series) -> str:
+    text = "|".join(f"{key}={value}" for key, value in row.items())
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def _problem(table: pd.DataFrame) -> pd.Series:
+    """``dataset/model``; a 2-D function without a dataset (``none``) is just the model."""
+    parts = [
+        _column_or_missing(table, key).astype("string").replace("none", "").fillna("")
+        for key in ("dataset.name", "model.name")
+    ]
+    return (parts[0] + "/" + parts[1]).str.strip("/")
+
+
+def _short_name(column: str, columns: pd.Index) -> str:
+    """``metric.x`` and ``tag.x`` lose their prefix unless that would clash with a column."""
+    for prefix in ("metric.", "tag."):
+        if column.startswith(prefix):
+            short = column.removeprefix(prefix)
+            return column if short in columns else short
+    return column

@@ -1,0 +1,146 @@
+"""Write a study's report folder and log it to the sweep's parent run.
+
+    python -m analysis.report --experiment NAME [--sweep latest|all|PARENT_RUN_ID]
+                              [--tracking-uri URI] [--out DIR] [--no-log]
+
+The folder holds ``report.md`` and ``report.html`` (figures linked relatively, tables inline),
+``figures/`` (PNG and PDF) and ``tables/`` (CSV). It is built in a hidden sibling folder and
+moved into place whole, so a failure leaves nothing half-written; an existing report folder is
+replaced, any other existing folder is left alone. Bad input prints one line on stderr and
+exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlflow import MlflowClient, MlflowException
+
+from analysis.contract import REPORT_ARTIFACT_DIR, SWEEP_ID_TAG
+from analysis.figures import write_figures
+from analysis.load import AnalysisError, Study, load_study
+from analysis.render import to_html, to_markdown
+from analysis.sections import to_analysis, to_csv_tables, to_sections
+
+__all__ = ["default_out_dir", "log_report", "main", "write_report"]
+
+
+def default_out_dir(study: Study) -> Path:
+    """``reports/<experiment>/<sweep id>`` (``all`` when the study is not one sweep).
+
+    >>> from types import SimpleNamespace as NS
+    >>> study = NS(experiment=NS(name="lr sweep/1"), parent=None)
+    >>> default_out_dir(study).as_posix()
+    'reports/lr-sweep-1/all'
+    """
+    sweep = "all"
+    if study.parent is not None:
+        sweep = study.parent.data.tags.get(SWEEP_ID_TAG) or study.parent.info.run_id
+    slug = lambda text: re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "study"  # noqa: E731
+    return Path("reports") / slug(study.experiment.name) / slug(sweep)
+
+
+def write_report(study: Study, out_dir: Path, log_to_parent: bool = True) -> Path:
+    """Write the report folder atomically; log it under ``report/`` of the parent run.
+
+    Returns the path of ``report.md``.
+    """
+    out_dir = Path(out_dir).resolve()
+    if out_dir.exists() and not _is_replaceable(out_dir):
+        raise AnalysisError(f"{out_dir} exists and is not a report folder; choose another --out")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        _write_into(study, staging)
+        _move_into_place(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if log_to_parent and study.parent is not None:
+        log_report(study, out_dir)
+    return out_dir / "report.md"
+
+
+def _is_replaceable(path: Path) -> bool:
+    return path.is_dir() and (not any(path.iterdir()) or (path / "report.md").is_file())
+
+
+def _write_into(study: Study, folder: Path) -> None:
+    analysis = to_analysis(study)
+    figures = write_figures(study.runs, study.curves, folder / "figures")
+    relative = {name: path.relative_to(folder).as_posix() for name, path in figures.items()}
+    (folder / "tables").mkdir()
+    for stem, table in to_csv_tables(study, analysis).items():
+        table.to_csv(folder / "tables" / f"{stem}.csv", index=False)
+    sections = to_sections(study, analysis, relative)
+    title = f"Optimizer lab report: {study.experiment.name}"
+    (folder / "report.md").write_text(to_markdown(title, sections), encoding="utf-8")
+    (folder / "report.html").write_text(to_html(title, sections), encoding="utf-8")
+
+
+def _move_into_place(staging: Path, out_dir: Path) -> None:
+    if not out_dir.exists():
+        staging.rename(out_dir)
+        return
+    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+    out_dir.rename(old)
+    staging.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def log_report(study: Study, out_dir: Path) -> None:
+    """Log the report folder as artifacts under ``report/`` of the sweep's parent run."""
+    client = MlflowClient(tracking_uri=study.tracking_uri)
+    client.log_artifacts(study.parent.info.run_id, str(out_dir), REPORT_ARTIFACT_DIR)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.report",
+        description="Turn an MLflow optimizer-lab study into tables, figures and a report.",
+    )
+    parser.add_argument("--experiment", required=True, help="MLflow experiment (study) name")
+    parser.add_argument(
+        "--sweep",
+        default="latest",
+        help="parent run id of a sweep, 'latest' (default; every job run when the experiment "
+        "has no sweep) or 'all' (every job run of the experiment)",
+    )
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's own)")
+    parser.add_argument("--out", type=Path, help="report folder (default reports/<exp>/<sweep>)")
+    parser.add_argument(
+        "--no-log", action="store_true", help="do not log the report to the sweep's parent run"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: load, write, log and print where the report is; 2 on bad input."""
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # the lab works offline
+    sweep = None if args.sweep == "all" else args.sweep
+    try:
+        study = load_study(args.experiment, sweep, args.tracking_uri)
+        out_dir = args.out or default_out_dir(study)
+        report = write_report(study, out_dir, log_to_parent=False)
+    except (AnalysisError, MlflowException) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    print(f"report: {report.parent / 'report.html'}")
+    print(f"        {report}")
+    if study.parent is not None and not args.no_log:
+        log_report(study, report.parent)
+        print(f"logged to run {study.parent.info.run_id} under {REPORT_ARTIFACT_DIR}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""The statistics of a study and the report sections that present them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from analysis import stats
+from analysis.load import Study, param_columns
+from analysis.render import FigureRef, Section
+
+__all__ = ["Analysis", "to_analysis", "to_csv_tables", "to_sections"]
+
+CAPTIONS = {
+    "loss": "Train and validation loss (log scale) of each label's best learning rate: mean "
+    "over seeds, 95 % t-interval band; dotted line: distribution shift.",
+    "accuracy": "Validation accuracy, mean over seeds with 95 % t-interval band.",
+    "effective_lr": "Median effective step size per coordinate (log-log), band p10–p90; "
+    "dashed: the t^(-1/2) decay of Adagrad's step on a constant gradient.",
+    "accumulator": "Mean squared-gradient accumulator: Adagrad's sum grows without bound, "
+    "RMSprop's moving average levels off, sooner for smaller decay rates.",
+    "lr_sensitivity": "Final validation loss against learning rate: a dot per seed, line "
+    "through medians; crosses: diverged or failed seeds.",
+    "decay_heatmap": "RMSprop: median final validation loss over learning rate × decay rate.",
+    "trajectories": "Paths of each optimizer on the 2-D test functions; star: minimum.",
+    "performance_profile": "Performance profile: fraction of problems on which a label reaches "
+    "the target within τ times the fastest label's steps.",
+}
+
+
+@dataclass
+class Analysis:
+    """Every statistic the report shows; per-run tables keep one row per run."""
+
+    groups: pd.DataFrame
+    end_of_training: pd.DataFrame
+    time_to_target: pd.DataFrame
+    decay_exponents: pd.DataFrame
+    stalls: pd.DataFrame
+    recovery: pd.DataFrame
+
+
+def to_analysis(study: Study, target_metric: str = "val_loss", rel: float = stats.TARGET_REL):
+    """Compute the report's statistics from a loaded study."""
+    runs, curves = study.runs, study.curves
+    return Analysis(
+        groups=stats.to_group_table(runs),
+        end_of_training=stats.to_end_of_training(runs),
+        time_to_target=stats.to_time_to_target(curves, runs, target_metric, rel),
+        decay_exponents=stats.to_decay_exponents(curves, runs),
+        stalls=stats.to_stall_steps(curves, runs, rel),
+        recovery=stats.to_recovery_times(curves, runs),
+    )
+
+
+def to_csv_tables(study: Study, analysis: Analysis) -> dict[str, pd.DataFrame]:
+    """File stem → table, for the report's ``tables/`` folder."""
+    return {
+        "runs": study.runs,
+        "end_of_training": analysis.end_of_training,
+        "time_to_target_runs": analysis.time_to_target,
+        "time_to_target": stats.to_group_summary(analysis.time_to_target, "time_to_target"),
+        "decay_exponents_runs": analysis.decay_exponents,
+        "decay_exponents": stats.to_group_summary(analysis.decay_exponents, "decay_exponent"),
+        "stalls_runs": analysis.stalls,
+        "recovery_runs": analysis.recovery,
+    }
+
+
+def _described(analysis: Analysis, summary: pd.DataFrame) -> pd.DataFrame:
+    """Group summary rows with the label, problem and swept params in front."""
+    keys = analysis.groups.drop(columns=["optimizer", "optimizer.name"], errors="ignore")
+    keys = keys.drop(columns=["n_runs", "n_diverged", "n_failed"])
+    table = keys.merge(summary.drop(columns=["label", "problem"], errors="ignore"), on="group")
+    return table.assign(group=table["group"].str[:8])
+
+
+def _pm(mean: pd.Series, half: pd.Series, spec: str = ".4g") -> pd.Series:
+    """``mean ± half`` as text, formatted with ``spec`` (half-widths to 2 significant digits)."""
+    half_spec = ".2g" if spec.endswith("g") else spec
+    if spec.endswith("f"):  # no "-0.000": round first, then drop the sign of zero
+        digits = int(spec.strip(".f"))
+        mean, half = mean.round(digits) + 0.0, half.round(digits) + 0.0
+    text = [
+        "—" if pd.isna(m) else f"{m:{spec}}" if pd.isna(h) else f"{m:{spec}} ± {h:{half_spec}}"
+        for m, h in zip(mean, half, strict=True)
+    ]
+    return pd.Series(text, index=mean.index)
+
+
+def _reached(summary: pd.DataFrame) -> list[str]:
+    return [f"{n - k}/{n}" for n, k in zip(summary["n"], summary["n_inf"], strict=True)]
+
+
+def _study_section(study: Study, analysis: Analysis) -> Section:
+    runs, parent = study.runs, study.parent
+    sweep = (
+        f"`{parent.info.run_id}` (sweep id `{parent.data.tags.get('optlab.sweep_id', '?')}`)"
+        if parent
+        else "none: every job run of the experiment"
+    )
+    commits = sorted(runs.get("optlab.git_commit", pd.Series(dtype=str)).dropna().unique())
+    dirty = (runs.get("optlab.git_dirty", pd.Series(dtype=str)) == "true").any()
+    statuses = ", ".join(f"{n} {s}" for s, n in runs["status"].value_counts().items())
+    seeds = runs.groupby("group")["seed"].nunique()
+    lines = [
+        f"- Experiment: `{study.experiment.name}` (id {study.experiment.experiment_id})",
+        f"- Sweep parent run: {sweep}",
+        f"- Tracking URI: `{study.tracking_uri}`",
+        f"- Git commit: {', '.join(f'`{c}`' for c in commits) or 'unknown'}"
+        + (" (dirty working tree)" if dirty else ""),
+        f"- Runs: {len(runs)} ({statuses}); diverged: {int(runs['diverged'].sum())}",
+        f"- Configurations: {len(analysis.groups)}; seeds per configuration: "
+        + (f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}–{seeds.max()}"),
+        f"- Problems: {', '.join(f'`{p}`' for p in sorted(runs['problem'].unique()))}",
+        "- Tables as CSV in `tables/`; figures as PNG and PDF in `figures/`",
+        f"- Generated: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
+    ]
+    return Section("Study", ["\n".join(lines)])
+
+
+def _config_section(runs: pd.DataFrame) -> Section:
+    params = [p for p in param_columns(runs) if p != "seed"]
+    values = {p: sorted(runs[p].dropna().astype(str).unique()) for p in params}
+    fixed = pd.DataFrame(
+        [(p, v[0] if v else "None") for p, v in values.items() if len(v) <= 1],
+        columns=["param", "value"],
+    )
+    swept = pd.DataFrame(
+        [(p, ", ".join(v)) for p, v in values.items() if len(v) > 1], columns=["param", "values"]
+    )
+    seeds = ", ".join(str(s) for s in sorted(runs["seed"].dropna().unique()))
+    return Section(
+        "Configuration",
+        ["Swept parameters (seeds: " + seeds + "):", swept, "Fixed parameters:", fixed],
+    )
+
+
+def _end_section(analysis: Analysis) -> Section:
+    table = analysis.end_of_training
+    shown = _described(analysis, analysis.groups[["group", "n_runs", "n_diverged", "n_failed"]])
+    for metric in stats.END_METRICS:
+        if f"{metric}_mean" in table:
+            shown[metric] = _pm(table[f"{metric}_mean"], table[f"{metric}_ci"]).to_numpy()
+    text = (
+        "Mean ± 95 % t-interval half-width over the finished, non-diverged seeds of each "
+        "configuration."
+    )
+    return Section("End of training", [text, shown])
+
+
+def _time_section(analysis: Analysis) -> Section:
+    per_run = analysis.time_to_target
+    summary = stats.to_group_summary(per_run, "time_to_target")
+    summary["reached"] = _reached(summary)
+    shown = _described(analysis, summary[["group", "median", "reached"]])
+    shown = shown.rename(columns={"median": "median steps"})
+    targets = per_run.groupby("problem")["target"].first()
+    text = (
+        "Target per problem: the best configuration's median final validation loss (over "
+        f"finished, non-diverged seeds) × (1 + {stats.TARGET_REL}): "
+        + "; ".join(f"`{p}` {t:.4g}" for p, t in targets.items())
+        + ". Steps to the first evaluation at or below it; never reached, diverged or "
+        "failed counts as ∞ (AlgoPerf); median over seeds."
+    )
+    return Section("Time to target", [text, shown])
+
+
+def _decay_section(analysis: Analysis) -> Section:
+    summary = stats.to_group_summary(analysis.decay_exponents, "decay_exponent")
+    summary["decay exponent (mean ± CI)"] = _pm(summary["mean"], summary["ci"], ".3f")
+    shown = _described(analysis, summary.drop(columns=["n_inf", "median", "mean", "ci"]))
+    text = (
+        "Slope of log(effective_lr_median) against log(step) over the second half of "
+        "training: Adagrad ≈ -0.5, RMSprop ≈ 0."
+    )
+    return Section("Effective learning-rate decay", [text, shown])
+
+
+def _stall_section(analysis: Analysis) -> Section:
+    stalls = analysis.stalls
+    rows = stalls.groupby("group", sort=False)["stall_step"].agg(
+        stalled=lambda v: f"{v.notna().sum()}/{len(v)}", median_stall_step="median"
+    )
+    shown = _described(analysis, rows.reset_index())
+    text = (
+        f"A run stalls when its smoothed train loss improves by less than "
+        f"{stats.STALL_THRESHOLD:.0%} over {stats.STALL_WINDOW_FRACTION:.0%} of the run "
+        "while still above the train-loss target, up to its end (diverged and failed runs "
+        "are not counted)."
+    )
+    return Section("Stalls", [text, shown])
+
+
+def _recovery_section(analysis: Analysis) -> Section:
+    if analysis.recovery.empty:
+        return Section(
+            "Recovery after a distribution shift",
+            ["No run has `dataset.shift_step` set: the study is stationary."],
+        )
+    summary = stats.to_group_summary(analysis.recovery, "recovery_time")
+    summary["recovered"] = _reached(summary)
+    shown = _described(analysis, summary[["group", "median", "recovered"]])
+    shown = shown.rename(columns={"median": "median steps"})
+    text = (
+        "Steps after `dataset.shift_step` until the smoothed train loss is back at its "
+        "pre-shift level; median over seeds, ∞ when most seeds never recover in the run."
+    )
+    return Section("Recovery after a distribution shift", [text, shown])
+
+
+def _problems_section(runs: pd.DataFrame) -> Section:
+    bad = runs[runs["diverged"] | (runs["status"] != "FINISHED")]
+    if bad.empty:
+        return Section("Diverged and failed runs", ["None: every run finished without diverging."])
+    columns = [
+        "run_name",
+        "run_id",
+        "label",
+        "optimizer.lr",
+        "seed",
+        "status",
+        "diverged",
+        "diverged_step",
+    ]
+    shown = bad[[c for c in columns if c in bad.columns]].copy()
+    reason = pd.Series(pd.NA, index=bad.index, dtype="object")
+    for tag in ("optlab.diverged_reason", "optlab.error"):  # why it diverged, else its error
+        if tag in bad:
+            reason = reason.fillna(bad[tag].astype("object").str.split("\n").str[0])
+    shown["reason"] = reason
+    return Section("Diverged and failed runs", [shown])
+
+
+def _methods_section() -> Section:
+    lines = [
+        "- Confidence intervals: Student-t, 95 %, over seeds (per step for curves); values "
+        "that are not finite are left out.",
+        f"- Time to target: target = best configuration's median final × "
+        f"(1 + {stats.TARGET_REL}) per problem; "
+        "∞ when never reached, diverged or not FINISHED.",
+        f"- Smoothing of train_loss: trailing mean over {stats.SMOOTH_FRACTION:.0%} of the run.",
+        "- Decay exponent: least-squares slope of log(effective_lr_median) vs log(step) over "
+        "the second half of each run (Adagrad ≈ -0.5, RMSprop ≈ 0).",
+        f"- Stall step: first step from which the smoothed train loss improves by less than "
+        f"{stats.STALL_THRESHOLD:.0%} over the next {stats.STALL_WINDOW_FRACTION:.0%} of the "
+        "run while staying above the train-loss target.",
+        "- Recovery time: smoothing restarts at the shift; ∞ when the pre-shift level is "
+        "never reached again.",
+    ]
+    return Section("Methods", ["\n".join(lines)])
+
+
+def to_sections(study: Study, analysis: Analysis, figures: dict[str, str]) -> list[Section]:
+    """The report, section by section; ``figures`` maps figure name → relative PNG path."""
+    figure_blocks = [FigureRef(path, CAPTIONS.get(name, name)) for name, path in figures.items()]
+    return [
+        _study_section(study, analysis),
+        _config_section(study.runs),
+        _end_section(analysis),
+        _time_section(analysis),
+        _decay_section(analysis),
+        _stall_section(analysis),
+        _recovery_section(analysis),
+        Section("Figures", figure_blocks or ["No figure applies to this study."]),
+        _problems_section(study.runs),
+        _methods_section(),
+    ]

@@ -1,0 +1,162 @@
+"""The loader returns exactly what the fixture logged to a real SQLite MLflow store."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from analysis_fixtures import MAIN_EXPERIMENT, PLANAR_EXPERIMENT, shared_store
+from mlflow import MlflowClient
+
+import analysis.load as load
+from analysis.curves import to_long_table, to_series
+from analysis.load import AnalysisError, load_study, to_numeric_params
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return shared_store(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def main(store):
+    return load_study(MAIN_EXPERIMENT, tracking_uri=store.tracking_uri)
+
+
+def test_latest_sweep_is_the_main_sweep_with_every_child(store, main):
+    assert main.parent.info.run_id == store.main.parent_run_id
+    assert set(main.runs["run_id"]) == set(store.main.specs)
+    assert len(main.runs) == 24
+
+
+def test_sweep_by_id_and_whole_experiment(store):
+    older = load_study(MAIN_EXPERIMENT, store.older.parent_run_id, store.tracking_uri)
+    assert set(older.runs["run_id"]) == set(store.older.specs)
+    everything = load_study(MAIN_EXPERIMENT, None, store.tracking_uri)
+    expected = {*store.main.specs, *store.older.specs, *store.single.specs}
+    assert set(everything.runs["run_id"]) == expected  # parents are not jobs
+    assert everything.parent is None
+
+
+def test_runs_table_derived_columns_match_the_specs(store, main):
+    runs = main.runs.set_index("run_id")
+    for run_id, spec in store.main.specs.items():
+        row = runs.loc[run_id]
+        assert (row["optimizer"], row["label"], row["seed"]) == (
+            spec.optimizer,
+            spec.label,
+            spec.seed,
+        )
+        assert row["diverged"] == (spec.diverge_at is not None)
+        assert row["status"] == spec.status
+        assert row["optimizer.lr"] == spec.lr
+    assert runs["group"].nunique() == 8
+    assert runs.groupby("group")["seed"].nunique().eq(3).all()
+    assert runs["diverged"].dtype == bool
+    assert runs.loc[runs["diverged"], "diverged_step"].tolist() == [90.0]
+
+
+def test_params_become_numbers_where_numeric(main):
+    runs = main.runs
+    assert runs["optimizer.lr"].dtype == "float64"
+    assert runs["seed"].dtype == "int64"
+    assert runs["trainer.steps"].dtype == "int64"
+    assert runs["dataset.shift_step"].tolist() == [120] * 24
+    assert runs["optimizer.decay_rate"].dropna().isin([0.9, 0.99]).all()
+    assert runs["model.name"].eq("mlp").all()
+
+
+def test_summary_metrics_are_columns(store, main):
+    runs = main.runs.set_index("run_id")
+    for run_id, wide in store.main.curves.items():
+        assert runs.loc[run_id, "final_val_loss"] == pytest.approx(
+            wide["val_loss"].dropna().iloc[-1]
+        )
+
+
+def test_curves_hold_exactly_the_logged_points(store, main):
+    curves = main.curves
+    for run_id, wide in store.main.curves.items():
+        spec = store.main.specs[run_id]
+        got = curves[curves["run_id"] == run_id]
+        for metric in wide.columns.drop("step"):
+            logged = wide[["step", metric]].dropna()
+            if not spec.write_parquet:  # the metric-history fallback keeps finite values only
+                logged = logged[np.isfinite(logged[metric])]
+            part = got[got["metric"] == metric]
+            assert part["step"].tolist() == logged["step"].tolist(), (run_id, metric)
+            assert part["value"].tolist() == logged[metric].tolist(), (run_id, metric)
+
+
+def test_curves_of_fallback_and_diverged_runs(store, main):
+    curves = main.curves
+    by_name = {(s.status, s.write_parquet, s.diverge_at): r for r, s in store.main.specs.items()}
+    failed = curves[(curves["run_id"] == by_name[("FAILED", False, None)])]
+    assert failed.loc[failed["metric"] == "train_loss", "step"].max() == 100  # stopped halfway
+    diverged = curves[curves["run_id"] == by_name[("FINISHED", True, 90)]]
+    loss = diverged.loc[diverged["metric"] == "train_loss", "value"]
+    assert len(loss) == 90 and math.isinf(loss.iloc[-1])
+
+
+def test_curves_dtypes_are_compact(main):
+    dtypes = main.curves.dtypes.astype(str).to_dict()
+    assert dtypes == {
+        "run_id": "category",
+        "step": "int32",
+        "metric": "category",
+        "value": "float64",
+    }
+    assert "accumulator_mean" in main.curves["metric"].cat.categories
+
+
+def test_planar_runs_have_xy_from_the_start(store):
+    planar = load_study(PLANAR_EXPERIMENT, tracking_uri=store.tracking_uri)
+    assert len(planar.runs) == 10
+    x = planar.curves[planar.curves["metric"] == "x"]
+    assert x.groupby("run_id", observed=True)["step"].min().eq(0).all()
+    assert x.groupby("run_id", observed=True).size().eq(101).all()
+    assert set(planar.runs["problem"]) == {"quadratic2d", "rosenbrock"}  # dataset "none"
+
+
+def test_search_is_paginated(store, monkeypatch):
+    monkeypatch.setattr(load, "PAGE_SIZE", 5)
+    study = load_study(MAIN_EXPERIMENT, tracking_uri=store.tracking_uri)
+    assert len(study.runs) == 24 and study.runs["run_id"].is_unique
+
+
+def test_bad_input_raises_analysis_error(store):
+    with pytest.raises(AnalysisError, match="no experiment named"):
+        load_study("no-such-study", tracking_uri=store.tracking_uri)
+    with pytest.raises(AnalysisError, match="not in experiment"):
+        load_study(MAIN_EXPERIMENT, store.planar.parent_run_id, store.tracking_uri)
+    MlflowClient(store.tracking_uri).create_experiment(
+        "empty-study", artifact_location=(store.root / "empty").as_uri()
+    )
+    with pytest.raises(AnalysisError, match="no runs"):
+        load_study("empty-study", tracking_uri=store.tracking_uri)
+
+
+def test_numeric_conversion_keeps_text_and_missing():
+    params = pd.DataFrame({"a": ["1e-3", "None"], "b": ["x", "None"], "c": ["None", "None"]})
+    out = to_numeric_params(params)
+    assert out["a"].tolist()[0] == 0.001 and math.isnan(out["a"].tolist()[1])
+    assert out["b"].tolist() == ["x", "None"]
+    assert out["c"].isna().all()
+
+
+def test_long_table_round_trips_a_wide_table():
+    wide = pd.DataFrame(
+        {"step": [0, 1, 2], "train_loss": [np.nan, 2.0, np.inf], "val_loss": [3.0, np.nan, 1.0]}
+    )
+    long = to_long_table(["r"], [to_series(wide)])
+    back = long.pivot_table(index="step", columns="metric", values="value", observed=True)
+    assert back.loc[2, "train_loss"] == np.inf and back.loc[0, "val_loss"] == 3.0
+    assert len(long) == 4
+
+
+def test_missing_store_is_an_error_not_a_new_empty_store(tmp_path):
+    with pytest.raises(AnalysisError, match="no MLflow store"):
+        load_study("x", tracking_uri=f"sqlite:///{tmp_path / 'absent.db'}")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,107 @@
+"""Loading and reporting against a real ``mlflow server`` (artifacts proxied over HTTP)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import replace
+
+import pytest
+from analysis_fixtures import JobSpec, log_sweep
+from mlflow import MlflowClient
+
+from analysis.load import load_study
+from analysis.report import write_report
+
+pytestmark = pytest.mark.slow
+STARTUP_SECONDS = 240  # 10-45 s on an idle machine; far more on a busy one
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(url: str, proc: subprocess.Popen, log_path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"mlflow server exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(
+        f"mlflow server not healthy after {STARTUP_SECONDS} s:\n{log_path.read_text()[-3000:]}"
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A ``mlflow server`` on a free loopback port, stopped (its process group) at teardown."""
+    root = tmp_path_factory.mktemp("server")
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{root / 'server.db'}",
+        "--artifacts-destination",
+        str(root / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    log_path = root / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, proc, log_path)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_remote_store_loads_exactly_what_was_logged(server, tmp_path):
+    specs = [
+        JobSpec(opt, 0.1, seed, 0.9 if opt == "rmsprop" else None, steps=60, eval_every=10)
+        for opt in ("adagrad", "rmsprop")
+        for seed in range(2)
+    ]
+    specs[1] = replace(specs[1], write_parquet=False)  # falls back to the metric history
+    logged = log_sweep(MlflowClient(server), "remote-study", specs, "sweep-remote")
+
+    study = load_study("remote-study", tracking_uri=server)
+    assert study.runs["artifact_uri"].str.startswith("mlflow-artifacts:").all()
+    assert set(study.runs["run_id"]) == set(logged.specs)
+    counts = study.curves.groupby(["run_id", "metric"], observed=True).size()
+    for run_id, wide in logged.curves.items():
+        for metric in wide.columns.drop("step"):
+            assert counts[(run_id, metric)] == wide[metric].notna().sum(), (run_id, metric)
+
+    write_report(study, tmp_path / "report")
+    client = MlflowClient(server)
+    names = {f.path for f in client.list_artifacts(logged.parent_run_id, "report")}
+    assert "report/report.html" in names

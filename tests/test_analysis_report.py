@@ -1,0 +1,162 @@
+"""The report command writes every section, links its files and logs itself to the sweep."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from analysis_fixtures import MAIN_EXPERIMENT, PLANAR_EXPERIMENT, shared_store
+from mlflow import MlflowClient
+
+from analysis.load import load_study
+from analysis.render import to_markdown
+from analysis.report import main
+from analysis.sections import to_analysis, to_sections
+
+SECTIONS = [
+    "Study",
+    "Configuration",
+    "End of training",
+    "Time to target",
+    "Effective learning-rate decay",
+    "Stalls",
+    "Recovery after a distribution shift",
+    "Figures",
+    "Diverged and failed runs",
+    "Methods",
+]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return shared_store(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def report(store, tmp_path_factory):
+    """Run the command line once on the main sweep; its output folder and printed lines."""
+    out = tmp_path_factory.mktemp("reports") / "main"
+    capture = pytest.MonkeyPatch()
+    lines = []
+    capture.setattr("builtins.print", lambda *a, **k: lines.append(" ".join(map(str, a))))
+    try:
+        code = main(
+            [
+                "--experiment",
+                MAIN_EXPERIMENT,
+                "--tracking-uri",
+                store.tracking_uri,
+                "--out",
+                str(out),
+            ]
+        )
+    finally:
+        capture.undo()
+    assert code == 0
+    return out, lines
+
+
+def test_report_has_every_section_in_markdown_and_html(report):
+    out, _ = report
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert re.findall(r"^## (.+)$", markdown, flags=re.M) == SECTIONS
+    assert re.findall(r"<h2>(.+?)</h2>", html) == [s.replace("&", "&amp;") for s in SECTIONS]
+    assert "<table" in html and "Student-t" in markdown
+
+
+def test_report_states_commit_counts_and_problem_runs(store, report):
+    markdown = (report[0] / "report.md").read_text(encoding="utf-8")
+    assert "0123456789abcdef0123456789abcdef01234567" in markdown
+    assert "Runs: 24 (23 FINISHED, 1 FAILED); diverged: 1" in markdown
+    assert "seeds per configuration: 3" in markdown
+    failed = [r for r, s in store.main.specs.items() if s.status == "FAILED" or s.diverge_at]
+    problems = markdown.split("## Diverged and failed runs")[1].split("## Methods")[0]
+    assert all(run_id in problems for run_id in failed) and len(failed) == 2
+
+
+def test_report_links_figures_that_exist_relatively(report):
+    out, _ = report
+    html = (out / "report.html").read_text(encoding="utf-8")
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert "figures/loss.png" in images and len(images) == 6
+    for image in images:
+        assert (out / image).stat().st_size > 1000
+        assert (out / image).with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_report_writes_csv_tables(report):
+    tables = report[0] / "tables"
+    assert len(pd.read_csv(tables / "runs.csv")) == 24
+    end = pd.read_csv(tables / "end_of_training.csv")
+    assert len(end) == 8 and "final_val_loss_ci" in end
+    assert len(pd.read_csv(tables / "recovery_runs.csv")) == 24
+
+
+def test_report_is_logged_to_the_parent_run(store, report):
+    _, lines = report
+    client = MlflowClient(store.tracking_uri)
+    logged = {f.path for f in client.list_artifacts(store.main.parent_run_id, "report")}
+    assert {"report/report.md", "report/report.html", "report/figures", "report/tables"} <= logged
+    assert any(store.main.parent_run_id in line for line in lines)
+    assert lines[0].startswith("report: ") and lines[0].endswith("report.html")
+
+
+def test_unknown_experiment_is_one_line_exit_2_and_nothing_written(store, tmp_path, capsys):
+    out = tmp_path / "nothing"
+    code = main(
+        ["--experiment", "no-such-study", "--tracking-uri", store.tracking_uri, "--out", str(out)]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: no experiment named")
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_experiment_without_runs_exits_2(store, tmp_path, capsys):
+    MlflowClient(store.tracking_uri).create_experiment(
+        "report-empty", artifact_location=(tmp_path / "art").as_uri()
+    )
+    code = main(
+        [
+            "--experiment",
+            "report-empty",
+            "--tracking-uri",
+            store.tracking_uri,
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 2 and "no runs" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_that_is_not_a_report_is_left_alone(store, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    code = main(
+        [
+            "--experiment",
+            MAIN_EXPERIMENT,
+            "--tracking-uri",
+            store.tracking_uri,
+            "--out",
+            str(tmp_path),
+            "--no-log",
+        ]
+    )
+    assert code == 2 and "not a report folder" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_help_describes_the_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert "--experiment" in capsys.readouterr().out
+
+
+def test_stationary_study_says_so(store):
+    study = load_study(PLANAR_EXPERIMENT, tracking_uri=store.tracking_uri)
+    markdown = to_markdown("t", to_sections(study, to_analysis(study), {}))
+    assert "the study is stationary" in markdown
+    assert "None: every run finished without diverging." in markdown
