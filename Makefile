@@ -36,8 +36,14 @@ lint: $(STAMP) ## ruff check and format check
 ui: $(STAMP) ## Open the MLflow UI on the embedded store (127.0.0.1)
 	$(PY) -m harness.ui
 
-report: $(STAMP) ## Report on the latest sweep of EXPERIMENT (default: stall)
-	$(PY) -m analysis.report --experiment $${EXPERIMENT:-stall}
+report: $(STAMP) ## Report on a sweep: EXPERIMENT=stall (default) SWEEP=latest|all|<parent run id>
+	$(PY) -m analysis.report --experiment $${EXPERIMENT:-stall} --sweep $${SWEEP:-latest}
+
+bench: $(STAMP) ## Benchmarks against their baselines; writes benchmarks/RESULTS.md
+	$(PY) -m benchmarks
+
+server: $(STAMP) ## MLflow tracking server on PostgreSQL for a team (127.0.0.1:5000)
+	$(PY) -m harness.server
 
 clean: ## Remove the virtualenv and caches (keeps the tracking store)
 	rm -rf $(VENV) .pytest_cache

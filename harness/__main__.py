@@ -7,15 +7,19 @@ naming the key, the bad value and what is allowed, with exit code 2.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from harness import schemas  # noqa: F401  (registers the typed schemas and the lr resolver)
 from harness.app import run_from_hydra, to_config
 from harness.config import ConfigError
 from harness.errors import one_line
+from harness.job import Terminated
 from harness.store import PROJECT_ROOT, quiet_mlflow
 from harness.sweep import SweepAbort
 
@@ -29,6 +33,12 @@ def hydra_main(cfg: DictConfig) -> str | None:
     except ConfigError as error:  # before any run exists: one line, no Hydra banner
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except Exception as error:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the launcher records the failed job and the sweep goes on
+        # One line, not Hydra's "Error executing job" banner too; a run holds the traceback.
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        sys.exit(2 if _is_input_error(error) else 1)
     return None if outcome is None else outcome.status
 
 
@@ -36,16 +46,44 @@ FORBIDDEN_KEYS = ("_target_", "_args_", "_partial_", "_recursive_", "_convert_")
 
 
 def check_no_import_strings(arguments: list[str]) -> None:
-    """Refuse overrides that would make Hydra import and call code named on the command line."""
+    """Refuse overrides that would make Hydra import and call code named on the command line.
+
+    Both the key (``optimizer._target_=os.system``) and a dict value
+    (``+hydra.callbacks={x:{_target_:os.makedirs,name:/tmp/x}}``) are checked.
+    """
     for argument in arguments:
         key, _, value = argument.lstrip("+~").partition("=")
-        if any(part in FORBIDDEN_KEYS for part in key.split(".")):
+        if any(part in FORBIDDEN_KEYS for part in key.split(".")) or _value_keys(argument) & set(
+            FORBIDDEN_KEYS
+        ):
             raise ConfigError(
                 key,
                 value,
                 "import strings are not allowed: configs name things "
                 "and the harness's registries map names to code",
             )
+
+
+def _value_keys(argument: str) -> set[str]:
+    """Every dict key inside an override's value, sweeps included (none if it does not parse)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    try:
+        (override,) = OverridesParser.create().parse_overrides([argument])
+    except OverrideParseException:
+        return set()  # Hydra reports it, in one line, when it parses the overrides itself
+    keys, pending = set(), [override.value()]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            keys.update(map(str, value))
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+        elif isinstance(getattr(value, "list", None), list):  # a choice sweep: a,b or choice(a,b)
+            pending.extend(value.list)
+    return keys
 
 
 def main() -> None:
@@ -57,7 +95,12 @@ def main() -> None:
     except SweepAbort as abort:
         print(f"error: {abort}", file=sys.stderr)
         sys.exit(abort.code)
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, Terminated) as stop:  # the run already ended KILLED
+        signum = signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM
+        name = signal.Signals(signum).name
+        print(f"interrupted by {name}: a run in progress ends KILLED", file=sys.stderr)
+        sys.exit(128 + signum)
+    except SystemExit:
         raise
     except Exception as error:
         print(f"error: {one_line(error)}", file=sys.stderr)

@@ -48,5 +48,5 @@ def one_line(error: BaseException) -> str:
         if isinstance(cause, OmegaConfBaseException) and cause.full_key:
             return _omegaconf_line(cause)
         if isinstance(cause, OverrideParseException):
-            return f"bad override: {_first_line(str(cause))}"
+            return f"{cause.override}: bad override ({_first_line(cause.message)})"
     return _first_line(f"{type(error).__name__}: {error}")

@@ -2,24 +2,39 @@
 
 A finished job ends FINISHED (a diverged one too, tagged ``optlab.diverged=true``); a job that
 raises ends FAILED with the error as a tag and an artifact; Ctrl-C or SIGTERM flushes what was
-buffered and ends the run KILLED.
+buffered and ends the run KILLED. A job killed harder (``kill -9``, a lost node) is picked up
+when it runs again: from its checkpoint, in the same run (``harness.checkpoint``), or, without
+one, in a new run after its stale RUNNING run from this machine is closed as KILLED. Either way
+the store keeps one run per job.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import socket
+import sys
 import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
-from urllib.parse import urlsplit, urlunsplit
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-from harness.config import Config
+from harness.checkpoint import (
+    Checkpoint,
+    CheckpointSink,
+    checkpoint_path,
+    discard_checkpoint,
+    job_lock,
+    last_logged_step,
+    load_checkpoint,
+    release_lock_file,
+)
+from harness.config import Config, ConfigError
 from harness.progress import ProgressSink
-from harness.store import prepare_store
+from harness.store import prepare_store, redact
 from harness.tracking import (
-    MlflowSink,
     config_hash,
     flatten,
     log_run_end,
@@ -51,21 +66,24 @@ class SweepInfo:
     sweep_id: str
 
 
-def redact(uri: str | None) -> str:
-    """A URI without its password, fit for a param or a log line."""
-    if not uri or "@" not in uri:
-        return str(uri)
-    parts = urlsplit(uri)
-    host = parts.hostname or ""
-    user = f"{parts.username}:***@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
-
-
 def job_params(cfg: Config) -> dict[str, str]:
     params = flatten(asdict(cfg))
     params["tracking.uri"] = redact(cfg.tracking.uri)
     return params
+
+
+def without_password(text: str, uri: str | None) -> str:
+    """``text`` with the tracking URI's password, if it has one, replaced by ``***``.
+
+    >>> without_password("uri: http://bo:pw%21@h:5000", "http://bo:pw%21@h:5000")
+    'uri: http://bo:***@h:5000'
+    """
+    password = urlsplit(uri).password if uri else None
+    if not password:
+        return text
+    for form in {password, unquote(password)}:
+        text = text.replace(form, "***")
+    return text
 
 
 def find_finished(client, experiment_id: str, digest: str) -> str | None:
@@ -108,51 +126,169 @@ def run_job(
     from mlflow.tracking import MlflowClient
 
     uri, experiment_id = prepare_store(cfg.tracking.uri, cfg.tracking.experiment)
-    client = MlflowClient(tracking_uri=uri)
-    if not cfg.tracking.force:
-        existing = find_finished(client, experiment_id, config_hash(cfg))
-        if existing:
-            return JobOutcome("SKIPPED", name, existing, None, time.perf_counter() - started)
-    tags = run_tags(cfg)
-    if sweep is not None:
-        tags.update({"mlflow.parentRunId": sweep.parent_run_id, "optlab.sweep_id": sweep.sweep_id})
-    run = client.create_run(experiment_id, run_name=name, tags=tags)
-    run_id = run.info.run_id
-    outcome = _train_in_run(cfg, client, run_id, files or {}, progress)
+    job = _TrackedJob(cfg, MlflowClient(tracking_uri=uri), experiment_id, uri, name)
+    with contextlib.ExitStack() as stack:
+        _lock(job, stack)
+        files = {k: without_password(v, uri) for k, v in (files or {}).items()}
+        outcome = job.run(files, sweep, progress)
     outcome.seconds = time.perf_counter() - started
     return outcome
 
 
-def _train_in_run(cfg, client, run_id, files, progress) -> JobOutcome:
+@dataclass
+class _TrackedJob:
+    cfg: Config
+    client: object
+    experiment_id: str
+    uri: str
+    name: str
+    locked: bool = False
+
+    @property
+    def digest(self) -> str:
+        return config_hash(self.cfg)
+
+    @property
+    def path(self) -> Path:
+        return checkpoint_path(self.uri, self.experiment_id, self.digest)
+
+    def run(self, files: dict[str, str], sweep: SweepInfo | None, progress) -> JobOutcome:
+        """Skip, resume or start the job; called while no other process on this host runs it."""
+        client = self.client
+        if not self.cfg.tracking.force:
+            existing = find_finished(client, self.experiment_id, self.digest)
+            if existing:
+                self.tidy()
+                return JobOutcome("SKIPPED", self.name, existing)
+        saved = self.resumable()
+        if self.locked:
+            self.close_stale_runs(keep=saved.run_id if saved else None)
+        if saved is not None:
+            run_id = self.reopen(saved, sweep)
+        else:
+            tags = {**run_tags(self.cfg), "optlab.host": socket.gethostname()}
+            if sweep is not None:
+                tags.update(_sweep_tags(sweep))
+            run_id = client.create_run(self.experiment_id, run_name=self.name, tags=tags)
+            run_id = run_id.info.run_id
+        return _train_in_run(self, run_id, files, progress, saved)
+
+    def resumable(self) -> Checkpoint | None:
+        """This job's checkpoint, if its run is still in this experiment and not FINISHED."""
+        from mlflow.exceptions import MlflowException
+
+        saved = load_checkpoint(self.path)
+        if saved is None:
+            return None
+        try:
+            info = self.client.get_run(saved.run_id).info
+        except MlflowException:
+            info = None
+        if (
+            info is None
+            or info.experiment_id != self.experiment_id
+            or info.lifecycle_stage != "active"
+            or info.status == "FINISHED"
+            or saved.config_hash != self.digest
+        ):
+            discard_checkpoint(self.path)
+            return None
+        return saved
+
+    def reopen(self, saved: Checkpoint, sweep: SweepInfo | None) -> str:
+        """Make the checkpoint's run RUNNING again: the job goes on in its own run."""
+        from mlflow.entities import RunTag
+        from mlflow.exceptions import MlflowException
+
+        run_id, step = saved.run_id, saved.state.step
+        self.client.update_run(run_id, status="RUNNING")
+        tags = {"optlab.resumed_from_step": str(step), **(_sweep_tags(sweep) if sweep else {})}
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        with contextlib.suppress(MlflowException):
+            self.client.delete_tag(run_id, "optlab.error")
+        print(f"[optlab] {self.name}: resuming run {run_id} from step {step}", file=sys.stderr)
+        return run_id
+
+    def close_stale_runs(self, keep: str | None) -> None:
+        """RUNNING runs of this job from this host belong to dead processes: end them KILLED."""
+        stale = self.client.search_runs(
+            [self.experiment_id],
+            f"tags.`optlab.config_hash` = '{self.digest}' and attributes.status = 'RUNNING' "
+            f"and tags.`optlab.host` = '{socket.gethostname()}'",
+        )
+        for run in stale:
+            if run.info.run_id != keep:
+                self.client.set_tag(
+                    run.info.run_id, "optlab.error", "its process died; the job was run again"
+                )
+                self.client.set_terminated(run.info.run_id, "KILLED")
+
+    def tidy(self) -> None:
+        """The job is done: its checkpoint and lock file go (the lock itself is still held)."""
+        discard_checkpoint(self.path)
+        if self.locked:
+            release_lock_file(self.path)
+
+
+def _lock(job: _TrackedJob, stack: contextlib.ExitStack) -> None:
+    """Hold the job's lock; without a writable checkpoint folder, run unlocked if we may."""
+    try:
+        stack.enter_context(job_lock(job.path, job.name))
+    except OSError as error:
+        if job.cfg.trainer.checkpoint_every:
+            raise ConfigError(
+                "trainer.checkpoint_every",
+                job.cfg.trainer.checkpoint_every,
+                f"cannot write the checkpoint folder {job.path.parent} ({error.strerror}); "
+                "set OPTLAB_CHECKPOINT_DIR or checkpoint_every=0",
+            ) from None
+        return
+    job.locked = True
+
+
+def _sweep_tags(sweep: SweepInfo) -> dict[str, str]:
+    return {"mlflow.parentRunId": sweep.parent_run_id, "optlab.sweep_id": sweep.sweep_id}
+
+
+def _train_in_run(job: _TrackedJob, run_id, files, progress, saved) -> JobOutcome:
     from mlflow.entities import Param
 
-    params = [Param(k, v) for k, v in job_params(cfg).items()]
-    client.log_batch(run_id, params=params)
-    sink = MlflowSink(client, run_id, metric_stride(cfg.tracking.metric_every, cfg.trainer.steps))
+    cfg, client = job.cfg, job.client
+    resume = None
+    if saved is None:
+        params = [Param(k, v) for k, v in job_params(cfg).items()]
+        client.log_batch(run_id, params=params)
+    else:
+        resume = (saved.state.step, last_logged_step(client, run_id))
+    stride = metric_stride(cfg.tracking.metric_every, cfg.trainer.steps)
+    sink = CheckpointSink(client, run_id, stride, job.path, job.digest, resume)
     try:
         with sigterm_raises():
-            result = train(cfg, _Both(sink, progress))
+            result = train(cfg, _Both(sink, progress), resume=saved.state if saved else None)
             log_run_end(client, run_id, result, files)
     except (KeyboardInterrupt, Terminated):
-        _close_broken_run(client, run_id, sink, files, "KILLED", "interrupted")
+        _close_broken_run(job, run_id, sink, files, "KILLED", "interrupted")
         raise
     except Exception as error:
-        _close_broken_run(client, run_id, sink, files, "FAILED", error)
+        _close_broken_run(job, run_id, sink, files, "FAILED", error)
         raise
     client.set_terminated(run_id, "FINISHED")
-    return JobOutcome("FINISHED", run_name(cfg), run_id, result)
+    job.tidy()
+    return JobOutcome("FINISHED", job.name, run_id, result)
 
 
-def _close_broken_run(client, run_id, sink, files, status, error) -> None:
+def _close_broken_run(job: _TrackedJob, run_id, sink, files, status, error) -> None:
     """Keep what was logged, say why, and end the run: never leave it RUNNING."""
+    client = job.client
     with contextlib.suppress(Exception):
         sink.flush()
     with contextlib.suppress(Exception):
         message = f"{type(error).__name__}: {error}" if isinstance(error, Exception) else error
-        client.set_tag(run_id, "optlab.error", str(message)[:5000])
+        message = without_password(str(message), job.uri)
+        client.set_tag(run_id, "optlab.error", message[:5000])
         if isinstance(error, Exception):
             text = "".join(traceback.format_exception(error))
-            client.log_text(run_id, text, "error.txt")
+            client.log_text(run_id, without_password(text, job.uri), "error.txt")
         for name, text in files.items():
             client.log_text(run_id, text, name)
     client.set_terminated(run_id, status)

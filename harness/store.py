@@ -15,7 +15,7 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 from harness.config import ConfigError
 
@@ -28,6 +28,9 @@ def quiet_mlflow() -> None:
     """Offline defaults for a research lab: no usage telemetry unless the user asks for it."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    # MLflow prints "View run at <tracking URI>" on every run's end: noise in a sweep, and the
+    # URI may carry a password
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def default_store_dir() -> Path:
@@ -54,21 +57,66 @@ def artifact_location(uri: str) -> str | None:
     return (db.parent / "artifacts").as_uri() if db else None
 
 
+def redact(uri: str | None) -> str:
+    """A URI without its password, fit for a param or a log line.
+
+    >>> redact("http://alice:s3cr3t@127.0.0.1:5000"), redact("sqlite:///store/mlflow.db")
+    ('http://alice:***@127.0.0.1:5000', 'sqlite:///store/mlflow.db')
+    """
+    if not uri or "@" not in uri:
+        return str(uri)
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    user = f"{parts.username}:***@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
+
+
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail fast, in one line, when a tracking server does not answer."""
-    if urlparse(uri).scheme not in ("http", "https"):
+    """Fail fast, in one line, when a tracking server does not answer (its password unshown)."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
         return
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port:
+        netloc += f":{parts.port}"
+    health = urlunsplit(parts._replace(netloc=netloc)).rstrip("/") + "/health"
     try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
+        with urllib.request.urlopen(health, timeout=timeout) as response:
             response.read()
-    except (urllib.error.URLError, OSError) as error:
+    except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
         raise ConfigError(
             "tracking.uri",
-            uri,
+            redact(uri),
             f"cannot reach the tracking server ({reason}); start it "
             "(make server) or choose another store",
         ) from None
+
+
+#: Stores MLflow can track to (a database URL may name its driver: ``postgresql+psycopg2``).
+STORE_SCHEMES = {"sqlite", "postgresql", "mysql", "mssql", "http", "https", "file", "databricks"}
+
+
+def check_scheme(uri: str) -> None:
+    """Fail in one line on a URI MLflow cannot track to, or an SQLite store with no file."""
+    scheme = urlparse(uri).scheme.split("+")[0]
+    if scheme not in STORE_SCHEMES:
+        raise ConfigError(
+            "tracking.uri",
+            redact(uri),
+            "unsupported store; use sqlite:///path/to/mlflow.db, http://host:port "
+            "or a database URL (" + ", ".join(sorted(STORE_SCHEMES)) + ")",
+        )
+    if scheme == "sqlite" and uri.removeprefix("sqlite:///").removeprefix("sqlite://") in (
+        "",
+        ":memory:",
+    ):
+        raise ConfigError(
+            "tracking.uri", uri, "needs a database file (sqlite:///path/to/mlflow.db)"
+        )
 
 
 def check_writable(uri: str) -> None:
@@ -105,6 +153,7 @@ def prepare_store(uri: str | None, experiment: str) -> tuple[str, str]:
     """Check, create and migrate the store and the experiment; return (uri, experiment_id)."""
     quiet_mlflow()
     uri = resolve_uri(uri)
+    check_scheme(uri)
     check_reachable(uri)
     check_writable(uri)
     from mlflow.tracking import MlflowClient

@@ -84,7 +84,7 @@ class SweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         from harness.config import ConfigError
-        from harness.store import prepare_store
+        from harness.store import prepare_store, redact
 
         jobs = job_overrides(config)
         if jobs is not None:
@@ -108,7 +108,7 @@ class SweepCallback(Callback):
             "parent_run_id": self.parent_run_id,
             "sweep_id": key,
             "total": len(jobs) if jobs is not None else None,
-            "tracking_uri": uri,
+            "tracking_uri": redact(uri),
             "started": time.time(),
         }
         (folder / SWEEP_FILE).write_text(json.dumps(info))

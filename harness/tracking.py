@@ -4,8 +4,8 @@ Logging design (measured on this machine, MLflow 3.17, 5 metrics × 2000 steps):
 ``log_metric`` call per point costs 83 s on SQLite and 608 s over HTTP, ~100× the training.
 So the training loop writes every step into preallocated arrays (``harness.curves``), and this
 sink sends MLflow a **UI-resolution copy**: every ``metric_every``-th step (auto: at most ~300
-points per curve, about what MLflow's charts sample anyway), batched into ``log_batch`` calls of
-up to 1000 points. The **full-resolution curves** go to one Parquet artifact,
+points per curve, about what MLflow's charts sample anyway) plus every evaluation (val_loss and
+val_accuracy are sparse already), batched into ``log_batch`` calls of up to 1000 points. The **full-resolution curves** go to one Parquet artifact,
 ``curves/curves.parquet``, at the end of the run and at each checkpoint; ``analysis`` reads that
 file, so no point is lost and loading a sweep is one file per run.
 """
@@ -30,6 +30,8 @@ from harness.store import PROJECT_ROOT
 
 UI_POINTS = 300
 BATCH_POINTS = 1000
+#: Already sparse (every ``eval_every`` steps), so every evaluation is sent, off the stride too.
+EVAL_COLUMNS = ("val_loss", "val_accuracy")
 OPTIMIZER_LABELS = {
     "sgd": "SGD",
     "momentum": "Momentum",
@@ -49,6 +51,11 @@ def metric_stride(metric_every: int, steps: int) -> int:
     return metric_every or max(1, math.ceil(steps / UI_POINTS))
 
 
+def _evaluated(curves: Curves, step: int) -> bool:
+    column = curves.column("val_loss")
+    return column is not None and not np.isnan(column[step])
+
+
 class MlflowSink:
     """A ``harness.train.Sink`` that logs strided metrics in batches and full curves as Parquet."""
 
@@ -64,7 +71,7 @@ class MlflowSink:
             self.pending.append(0)  # step 0 holds the first evaluation
 
     def on_step(self, step: int, curves: Curves) -> None:
-        if step % self.stride == 0:
+        if step % self.stride == 0 or _evaluated(curves, step):
             self.pending.append(step)
             if len(self.pending) * len(curves.columns) >= BATCH_POINTS:
                 self.flush()
@@ -77,12 +84,14 @@ class MlflowSink:
             return
         now = int(time.time() * 1000)
         data, columns = self.curves.data, self.curves.columns
+        last = data.shape[0] - 1
         metrics = [
             Metric(name, float(data[step, i]), now, step)
             for step in self.pending
-            if step < data.shape[0]
+            if step <= last
             for i, name in enumerate(columns)
             if not np.isnan(data[step, i])
+            and (step % self.stride == 0 or step == last or name in EVAL_COLUMNS)
         ]
         for start in range(0, len(metrics), BATCH_POINTS):
             self.client.log_batch(self.run_id, metrics=metrics[start : start + BATCH_POINTS])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sklearn.datasets import load_digits as sklearn_load_digits
-
 from harness.data.checks import check_bool, check_fraction
 from harness.data.dataset import Dataset
 from harness.data.prepare import build_dataset, seeded_rngs
@@ -17,6 +15,8 @@ def load_digits(*, seed: int = 0, val_fraction: float = 0.2, standardize: bool =
     >>> load_digits()
     Dataset(name='digits', task='classification', n_train=1438, n_val=359, n_features=64, n_classes=10, shift_step=None)
     """  # noqa: E501
+    from sklearn.datasets import load_digits as sklearn_load_digits  # 1.6 s import: only here
+
     X, y = sklearn_load_digits(return_X_y=True)
     _, split_rng = seeded_rngs(seed)
     return build_dataset(

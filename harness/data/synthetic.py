@@ -7,7 +7,6 @@ options (errors name ``dataset.<option>``) and hands the arrays to ``build_datas
 from __future__ import annotations
 
 import numpy as np
-from sklearn.datasets import make_blobs
 
 from harness.data.checks import check_bool, check_fraction, check_int, check_real
 from harness.data.dataset import Dataset
@@ -113,6 +112,8 @@ def load_blobs(
     """
     n_classes = check_int("dataset.n_classes", n_classes, minimum=2)
     n_samples = check_int("dataset.n_samples", n_samples, minimum=5 * n_classes)
+    from sklearn.datasets import make_blobs  # imported here: sklearn costs ~1.6 s to import
+
     make_rng, split_rng = seeded_rngs(seed)
     X, y = make_blobs(
         n_samples=n_samples,

@@ -1,0 +1,109 @@
+"""``python -m harness.server`` (``make server``): a tracking server for a team, on PostgreSQL.
+
+Runs ``mlflow server`` against the PostgreSQL database ``$OPTLAB_SERVER_DB`` (default
+``postgresql://optlab:optlab@127.0.0.1:5432/optlab``, which ``.ci/setup-postgres`` creates) and
+serves artifacts itself, from ``<project>/store/server-artifacts``, so clients need no shared
+disk. Jobs log to it with ``tracking.uri=http://127.0.0.1:5000``.
+
+It binds 127.0.0.1 unless told otherwise. The server has no authentication of its own: to open
+it to a team, keep it on 127.0.0.1 behind a reverse proxy with TLS and logins, or start it with
+``--basic-auth`` (MLflow's ``basic-auth`` app); see the README's "Team mode".
+The database URI goes to the server through its environment, not its command line, so its
+password does not show in ``ps``; it is printed without the password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from harness.store import PROJECT_ROOT, quiet_mlflow, redact
+from harness.ui import is_loopback, view_url
+
+DEFAULT_DB = "postgresql://optlab:optlab@127.0.0.1:5432/optlab"
+DEFAULT_ARTIFACTS = PROJECT_ROOT / "store" / "server-artifacts"
+
+
+def database_uri() -> str:
+    return os.environ.get("OPTLAB_SERVER_DB") or DEFAULT_DB
+
+
+def to_command(args: argparse.Namespace) -> list[str]:
+    """The ``mlflow server`` command line (the database URI travels in the environment).
+
+    >>> to_command(parse_args(["--port", "5001"]))[3:]  # doctest: +NORMALIZE_WHITESPACE +ELLIPSIS
+    ['server', '--serve-artifacts', '--artifacts-destination', '...server-artifacts',
+     '--host', '127.0.0.1', '--port', '5001', '--workers', '1']
+    """
+    command = [sys.executable, "-m", "mlflow", "server", "--serve-artifacts"]
+    command += ["--artifacts-destination", str(args.artifacts)]
+    command += ["--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
+    if args.basic_auth:
+        command += ["--app-name", "basic-auth"]
+    return command
+
+
+def check_database(uri: str) -> None:
+    """Fail in one line when the database does not answer (before the server's slow start)."""
+    import sqlalchemy
+
+    try:
+        with sqlalchemy.create_engine(uri).connect():
+            pass
+    except Exception as error:  # the driver's own errors: connection refused, bad password, ...
+        reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        raise SystemExit(
+            f"error: cannot reach the database {redact(uri)} ({reason}); "
+            "start PostgreSQL (bash .ci/setup-postgres) or set OPTLAB_SERVER_DB"
+        ) from None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.server", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--port", type=int, default=5000, help="port to listen on (5000)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (127.0.0.1: this machine only)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="server processes (1)")
+    parser.add_argument(
+        "--artifacts", type=Path, default=DEFAULT_ARTIFACTS, help="where artifacts are kept"
+    )
+    parser.add_argument(
+        "--basic-auth", action="store_true", help="require logins (MLflow's basic-auth app)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Check the database, print where to look and how to log, then become the server."""
+    args = parse_args(argv)
+    quiet_mlflow()
+    uri = database_uri()
+    check_database(uri)
+    args.artifacts.mkdir(parents=True, exist_ok=True)
+    if not is_loopback(args.host):
+        guard = "logins (basic-auth)" if args.basic_auth else "no authentication"
+        print(
+            f"warning: --host {args.host} serves the tracking server to other machines, with "
+            f"{guard} and no TLS; prefer 127.0.0.1 behind a reverse proxy (README: Team mode)",
+            file=sys.stderr,
+        )
+    shown = view_url(args.host, args.port).split("/#")[0]
+    print(
+        f"MLflow tracking server on {redact(uri)}, artifacts in {args.artifacts}\n"
+        f"open {view_url(args.host, args.port)}\n"
+        f"log with: python -m harness tracking.uri={shown}\n"
+        "(it takes 10-45 s to answer)",
+        flush=True,
+    )
+    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    command = to_command(args)
+    os.execve(command[0], command, env)  # signals reach the server itself, not a wrapper
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Shared fixtures: run ``python -m harness`` as a user would, inside a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+EMBEDDED_STORE = "embedded-store"  # OPTLAB_STORE_DIR of a subprocess, under its folder
+
+
+@pytest.fixture(scope="session")
+def harness_env() -> Callable[[Path], dict[str, str]]:
+    """``env(folder)``: the environment for a harness subprocess working in ``folder``.
+
+    Telemetry is off and the embedded store is moved to ``folder/embedded-store``, so nothing
+    lands in the project's ``store/`` even when a test forgets ``tracking.uri``.
+    """
+
+    def env(folder: Path) -> dict[str, str]:
+        return {
+            **os.environ,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "OPTLAB_STORE_DIR": str(folder / EMBEDDED_STORE),
+        }
+
+    return env
+
+
+@pytest.fixture(scope="session")
+def run_harness(harness_env) -> Callable[..., subprocess.CompletedProcess]:
+    """``run(folder, *args)``: ``python -m harness *args`` in ``folder``, output captured."""
+
+    def run(folder: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "harness", *args],
+            cwd=folder,
+            env=harness_env(folder),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run

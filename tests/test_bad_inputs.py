@@ -1,0 +1,133 @@
+"""Bad configs and overrides: one line naming the key, exit code 2, and nothing tracked.
+
+Every case is a real ``python -m harness`` subprocess pointed at a store of its own. The
+cases exit before training, so they run side by side in threads (one fixture runs them all,
+one test per case reads the outcome).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+STORE = "mlflow.db"  # each case's store file, under the case's folder
+PLANTED = "planted"  # a folder that an override tries to create through an import string
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, read, released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    overrides: tuple[str, ...]
+    key: str  # must appear in the one error line
+
+    def arguments(self, folder: Path) -> list[str]:
+        """Small, contained defaults first; the case's overrides last, so they win."""
+        arguments = [
+            f"tracking.uri=sqlite:///{folder / STORE}",
+            "trainer.steps=30",
+            f"hydra.run.dir={folder / 'run'}",
+            f"hydra.sweep.dir={folder / 'sweep'}",
+        ]
+        given = [a.format(folder=folder, port=closed_port()) for a in self.overrides]
+        flags = [a for a in given if a.startswith("-")]  # Hydra wants -m before the overrides
+        return flags + arguments + [a for a in given if not a.startswith("-")]
+
+
+CASES = [
+    # unknown config-group options
+    Case("unknown-optimizer", ("optimizer=foo",), "optimizer"),
+    Case("unknown-dataset-option", ("dataset=mnist",), "dataset"),
+    # unknown keys
+    Case("unknown-key", ("foo=1",), "foo"),
+    Case("unknown-key-added", ("+foo=1",), "foo"),
+    Case("decay-rate-on-adagrad", ("optimizer=adagrad", "optimizer.decay_rate=0.9"), "decay_rate"),
+    Case("deleted-group", ("~optimizer",), "optimizer"),
+    # wrong types
+    Case("lr-not-a-number", ("optimizer.lr=abc",), "optimizer.lr"),
+    Case("steps-not-an-integer", ("trainer.steps=1.5",), "trainer.steps"),
+    Case("seed-not-a-number", ("seed=abc",), "seed"),
+    Case("lr-scale-not-a-number", ("lr_scale=abc",), "lr_scale"),
+    Case("unparsable-override", ("optimizer.lr=[1",), "optimizer.lr"),
+    # out of range
+    Case("lr-negative", ("optimizer.lr=-1",), "optimizer.lr"),
+    Case("lr-zero", ("optimizer.lr=0",), "optimizer.lr"),
+    Case("lr-scale-zero", ("lr_scale=0",), "lr_scale"),
+    Case("decay-rate-one", ("optimizer.decay_rate=1.0",), "optimizer.decay_rate"),
+    Case("decay-rate-negative", ("optimizer.decay_rate=-0.1",), "optimizer.decay_rate"),
+    Case("beta1-one", ("optimizer=adam", "optimizer.beta1=1"), "optimizer.beta1"),
+    Case("steps-zero", ("trainer.steps=0",), "trainer.steps"),
+    Case("batch-size-negative", ("trainer.batch_size=-5",), "trainer.batch_size"),
+    Case("eval-every-zero", ("trainer.eval_every=0",), "trainer.eval_every"),
+    Case("hidden-layer-zero", ("model.hidden=[0]",), "model.hidden"),
+    Case("unknown-activation", ("model.activation=sigmoid",), "model.activation"),
+    Case("unknown-dataset-name", ("dataset.name=mnist",), "dataset.name"),
+    Case("seed-negative", ("seed=-1",), "seed"),
+    # models and data that do not fit together
+    Case("2d-model-with-data", ("model=rosenbrock",), "dataset"),
+    # import strings
+    Case("callback-target", ("+hydra.callbacks.x._target_=os.system",), "_target_"),
+    Case("optimizer-target", ("optimizer._target_=os.system",), "_target_"),
+    Case(
+        "target-in-a-dict-value",
+        ("+hydra.callbacks={{x:{{_target_:os.makedirs,name:{folder}/" + PLANTED + "}}}}",),
+        "hydra.callbacks",
+    ),
+    # stores that cannot be used
+    Case("store-not-writable", ("tracking.uri=sqlite:////proc/nope/x.db",), "tracking.uri"),
+    Case("server-unreachable", ("tracking.uri=http://127.0.0.1:{port}",), "tracking.uri"),
+    Case("store-in-memory", ("tracking.uri=sqlite:///",), "tracking.uri"),
+    Case("store-scheme-unknown", ("tracking.uri=nosuch://x",), "tracking.uri"),
+    Case(
+        "sweep-store-unreachable",
+        ("-m", "seed=0,1", "tracking.uri=http://127.0.0.1:{port}"),
+        "tracking.uri",
+    ),
+    # a sweep in which one job is bad: caught before any job runs
+    Case("sweep-one-bad-lr", ("-m", "optimizer.lr=0.1,-1"), "optimizer.lr"),
+    Case("sweep-joblib-one-bad-seed", ("-m", "hydra/launcher=joblib", "seed=0,-1"), "seed"),
+]
+
+
+@dataclass
+class Outcome:
+    folder: Path
+    process: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory, run_harness) -> dict[str, Outcome]:
+    """Run every case once, four at a time (they wait mostly on Python start-up)."""
+
+    def run(case: Case) -> Outcome:
+        folder = tmp_path_factory.mktemp(case.id)
+        return Outcome(folder, run_harness(folder, *case.arguments(folder), timeout=300))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip([c.id for c in CASES], pool.map(run, CASES), strict=True))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_fails_in_one_line_and_tracks_nothing(case: Case, outcomes, harness_env):
+    outcome = outcomes[case.id]
+    process, folder = outcome.process, outcome.folder
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{process.stderr}"
+    assert case.key in lines[0]
+    assert lines[0].startswith("error: ")
+    assert process.returncode == 2, process.stderr
+    assert not (folder / STORE).exists(), "a store was created"
+    embedded = Path(harness_env(folder)["OPTLAB_STORE_DIR"])
+    assert not embedded.exists(), "the embedded store was touched"
+    assert not (folder / PLANTED).exists(), "an override ran code"

@@ -1,0 +1,268 @@
+"""Sweeps that survive: parallel writers, kill -9 and rerun, resume from a checkpoint, secrets.
+
+Every test runs ``python -m harness`` as a user would, on a real SQLite store in a temporary
+folder, and reads back what a user reads: run status, metric history, the parquet curves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from tracking_checks import (
+    assert_full_curves,
+    assert_one_finished_run_per_job,
+    copy_store,
+    kill_group,
+    read_curves,
+    run_harness,
+    runs_of,
+    start_harness,
+    statuses,
+    user_env,
+    wait_until,
+)
+
+from harness.checkpoint import load_checkpoint
+from harness.store import prepare_store
+
+pytestmark = pytest.mark.slow
+
+PARALLEL = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=4"]
+SMALL = ["trainer.steps=300", "trainer.eval_every=50", "tracking.metric_every=1"]
+
+
+def store_uri(folder: Path) -> str:
+    return f"sqlite:///{folder / 'store' / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A migrated, empty store to copy: every test but the fresh-store one starts from it."""
+    folder = tmp_path_factory.mktemp("template")
+    prepare_store(store_uri(folder), "template")
+    return folder / "store" / "mlflow.db"
+
+
+def assert_clean_output(code: int, output: str, summary: str) -> None:
+    assert code == 0, output[-3000:]
+    assert summary in output, output[-3000:]
+    for trouble in ("database is locked", "Traceback", "OperationalError"):
+        assert trouble not in output, output[-3000:]
+
+
+def assert_sweep_kept_everything(client, experiment: str, jobs: int, steps: int, every: int):
+    runs = runs_of(client, experiment)
+    assert statuses(runs) == {"FINISHED": jobs}
+    assert_one_finished_run_per_job(runs, jobs)
+    parents = runs_of(client, experiment, role="sweep")
+    assert [p.info.status for p in parents] == ["FINISHED"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {parents[0].info.run_id}
+    default = client.get_experiment_by_name("Default")
+    assert default is None or not client.search_runs([default.experiment_id])
+    for run in runs:
+        assert_full_curves(client, run, steps, every)
+
+
+def test_a_parallel_sweep_on_a_fresh_store_loses_nothing(tmp_path):
+    """Four joblib workers create, log to and end runs in a store that does not exist yet."""
+    jobs = ["optimizer=sgd,momentum,adagrad,adam", "study=fresh"]
+    code, output = run_harness(tmp_path, PARALLEL + jobs + SMALL, user_env(tmp_path), "sweep")
+    assert_clean_output(code, output, "4 finished, 0 skipped, 0 failed")
+    client = MlflowClient(store_uri(tmp_path))
+    assert_sweep_kept_everything(client, "fresh", jobs=4, steps=300, every=1)
+
+
+def test_a_parallel_sweep_on_an_existing_store_skips_finished_jobs_and_loses_nothing(
+    tmp_path, template
+):
+    copy_store(template, tmp_path)
+    env = user_env(tmp_path)
+    code, output = run_harness(tmp_path, ["optimizer=sgd", "study=existing", *SMALL], env, "one")
+    assert code == 0, output[-3000:]
+    jobs = ["optimizer=sgd,rmsprop,adagrad,adam", "seed=0", "study=existing"]
+    code, output = run_harness(tmp_path, PARALLEL + jobs + SMALL, env, "sweep")
+    assert_clean_output(code, output, "3 finished, 1 skipped, 0 failed")
+    client = MlflowClient(store_uri(tmp_path))
+    runs = runs_of(client, "existing")
+    assert statuses(runs) == {"FINISHED": 4}
+    assert_one_finished_run_per_job(runs, 4)
+    for run in runs:
+        assert_full_curves(client, run, steps=300, every=1)
+
+
+# --- kill -9 and run again ------------------------------------------------------------------
+KILL_SWEEP = [
+    "-m",
+    "hydra/launcher=joblib",
+    "hydra.launcher.n_jobs=2",
+    "optimizer=sgd,momentum,adam",
+    "seed=0,1",
+    "study=killed",
+    "trainer.steps=1500",
+    "trainer.eval_every=100",
+    "trainer.checkpoint_every=25",
+    "tracking.metric_every=10",
+]
+
+
+def test_a_killed_sweep_reruns_only_unfinished_jobs_and_leaves_no_run_running(tmp_path, template):
+    copy_store(template, tmp_path)
+    env = user_env(tmp_path)
+    client = MlflowClient(store_uri(tmp_path))
+    checkpoints = tmp_path / "store" / "checkpoints"
+
+    def partway():  # a job finished, and another is early enough not to end before the kill
+        saved = [load_checkpoint(path) for path in checkpoints.glob("*.npz")]
+        if not any(c is not None and c.state.step <= 1000 for c in saved):
+            return False
+        return statuses(runs_of(client, "killed"))["FINISHED"] >= 1
+
+    sweep = start_harness(tmp_path, KILL_SWEEP, env, "first")
+    wait_until(lambda: partway() or sweep.poll() is not None, "a finished job and a checkpoint")
+    kill_group(sweep)
+    assert sweep.returncode == -9, "the sweep ended before it was killed; make it longer"
+
+    before = {r.info.run_id: r for r in runs_of(client, "killed")}
+    finished_before = {i for i, r in before.items() if r.info.status == "FINISHED"}
+    interrupted = {i for i, r in before.items() if r.info.status == "RUNNING"}
+    assert interrupted, "nothing was running when the sweep was killed"
+    saved = {c.run_id: c.state.step for c in map(load_checkpoint, checkpoints.glob("*.npz"))}
+    resumable = {run_id: step for run_id, step in saved.items() if run_id in interrupted}
+    assert resumable, "no interrupted run had a checkpoint"
+
+    code, output = run_harness(tmp_path, KILL_SWEEP, env, "second")
+    done = len(finished_before)
+    assert_clean_output(code, output, f"{6 - done} finished, {done} skipped, 0 failed")
+
+    runs = {r.info.run_id: r for r in runs_of(client, "killed")}
+    assert "RUNNING" not in statuses(runs.values())
+    assert_one_finished_run_per_job(runs.values(), 6)
+    for run_id, step in resumable.items():  # went on in its own run, from its checkpoint
+        assert runs[run_id].info.status == "FINISHED"
+        assert runs[run_id].data.tags["optlab.resumed_from_step"] == str(step)
+    for run_id in interrupted - set(resumable):  # no checkpoint yet: closed, and run anew
+        assert runs[run_id].info.status == "KILLED"
+        assert runs[run_id].data.tags["optlab.error"]
+    for run_id in finished_before:  # not rerun, nothing lost
+        assert runs[run_id].info.end_time == before[run_id].info.end_time
+    for run in runs.values():
+        if run.info.status == "FINISHED":
+            assert_full_curves(client, run, steps=1500, every=10)
+    assert not list(checkpoints.glob("*.npz")), "finished jobs leave no checkpoint behind"
+    assert [p.info.status for p in runs_of(client, "killed", role="sweep")] == ["FINISHED"]
+
+
+SINGLE = [
+    "optimizer=adam",
+    "trainer.steps=2500",
+    "trainer.eval_every=100",
+    "trainer.progress=false",
+    "tracking.metric_every=20",
+]
+
+
+def test_a_job_killed_mid_run_resumes_its_own_run_with_an_identical_curve(tmp_path, template):
+    copy_store(template, tmp_path)
+    env = user_env(tmp_path)
+    client = MlflowClient(store_uri(tmp_path))
+    checkpoints = tmp_path / "store" / "checkpoints"
+    args = [*SINGLE, "study=resumed", "trainer.checkpoint_every=50"]
+
+    job = start_harness(tmp_path, args, env, "first")
+    wait_until(lambda: list(checkpoints.glob("*.npz")) or job.poll() is not None, "a checkpoint")
+    kill_group(job)
+    assert job.returncode == -9, "the job ended before it was killed; make it longer"
+    (killed,) = runs_of(client, "resumed")
+    assert killed.info.status == "RUNNING"
+    (saved,) = map(load_checkpoint, checkpoints.glob("*.npz"))
+    assert saved.run_id == killed.info.run_id and 0 < saved.state.step < 2500
+
+    code, output = run_harness(tmp_path, args, env, "second")
+    assert code == 0, output[-3000:]
+    assert f"resuming run {killed.info.run_id} from step {saved.state.step}" in output
+    (resumed,) = runs_of(client, "resumed")  # the same run, not a second one
+    assert resumed.info.run_id == killed.info.run_id
+    assert resumed.info.status == "FINISHED"
+    assert "optlab.error" not in resumed.data.tags
+    assert not list(checkpoints.iterdir()), "the finished job's checkpoint and lock are gone"
+
+    code, output = run_harness(tmp_path, [*SINGLE, "study=straight"], env, "reference")
+    assert code == 0, output[-3000:]
+    (straight,) = runs_of(client, "straight")
+    curves = assert_full_curves(client, resumed, steps=2500, every=20)
+    reference = read_curves(client, straight.info.run_id)
+    assert curves["train_loss"].to_numpy().tobytes() == reference["train_loss"].to_numpy().tobytes()
+    assert curves.equals(reference)
+    for key in ("val_loss", "update_ratio"):
+        history = [(m.step, m.value) for m in client.get_metric_history(resumed.info.run_id, key)]
+        expected = client.get_metric_history(straight.info.run_id, key)
+        assert sorted(history) == sorted((m.step, m.value) for m in expected)
+
+
+def test_a_job_killed_without_a_checkpoint_ends_killed_when_run_again(tmp_path, template):
+    copy_store(template, tmp_path)
+    env = user_env(tmp_path)
+    client = MlflowClient(store_uri(tmp_path))
+    args = [*SINGLE, "study=stale"]
+
+    def running():
+        return statuses(runs_of(client, "stale"))["RUNNING"]
+
+    job = start_harness(tmp_path, args, env, "first")
+    wait_until(lambda: running() or job.poll() is not None, "the job's run")
+    kill_group(job)
+    assert job.returncode == -9, "the job ended before it was killed; make it longer"
+
+    code, output = run_harness(tmp_path, args, env, "second")
+    assert code == 0, output[-3000:]
+    runs = runs_of(client, "stale")
+    assert statuses(runs) == {"FINISHED": 1, "KILLED": 1}
+    (stale,) = (r for r in runs if r.info.status == "KILLED")
+    assert "died" in stale.data.tags["optlab.error"]
+
+
+def test_the_same_job_launched_twice_at_once_runs_once(tmp_path, template):
+    copy_store(template, tmp_path)
+    env = user_env(tmp_path)
+    args = ["optimizer=sgd", "study=twice", "trainer.steps=2000", "trainer.progress=false"]
+    first = start_harness(tmp_path, args, env, "first")
+    second = start_harness(tmp_path, args, env, "second")
+    codes = first.wait(timeout=300), second.wait(timeout=300)
+    outputs = (tmp_path / "first").read_text() + (tmp_path / "second").read_text()
+    assert codes == (0, 0), outputs[-3000:]
+    assert outputs.count("FINISHED sgd") == 1 and outputs.count("SKIPPED sgd") == 1, outputs
+    runs = runs_of(MlflowClient(store_uri(tmp_path)), "twice")
+    assert statuses(runs) == {"FINISHED": 1}
+
+
+# --- secrets --------------------------------------------------------------------------------
+SECRETS = {
+    "MY_API_TOKEN": "s3cr3t-token-1234",
+    "MLFLOW_TRACKING_PASSWORD": "s3cr3t-password-5678",
+    "DATABASE_URL": "postgresql://optlab:s3cr3t-db-9012@127.0.0.1:5432/optlab",
+    "AWS_SECRET_ACCESS_KEY": "s3cr3t-aws-3456",
+}
+
+
+def test_no_secret_from_the_environment_is_logged(tmp_path, template):
+    copy_store(template, tmp_path)
+    env = user_env(tmp_path, **SECRETS)
+    args = ["-m", "optimizer=sgd,adam", "study=secrets", "trainer.steps=20"]
+    code, output = run_harness(tmp_path, args, env, "sweep")
+    assert code == 0, output[-3000:]
+    client = MlflowClient(store_uri(tmp_path))
+    runs = runs_of(client, "secrets", role=None)
+    assert len(runs) == 3
+    logged = [output]
+    for run in runs:
+        logged += [*run.data.params.values(), *run.data.tags.values(), run.info.run_name]
+        for artifact in ("config.yaml", "overrides.yaml"):
+            if run.data.tags.get("optlab.role") == "job":
+                folder = tmp_path / run.info.run_id
+                path = client.download_artifacts(run.info.run_id, artifact, str(folder))
+                logged.append(Path(path).read_text())
+    assert "tracking:" in "".join(logged)  # the config artifacts were read
+    for value in logged:
+        assert "s3cr3t" not in value, value
