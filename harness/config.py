@@ -306,13 +306,19 @@ class TrainerConfig:
 
 @dataclass
 class TrackingConfig:
-    """Where and how a job is tracked; ``uri: null`` means the project's embedded store."""
+    """Where and how a job is tracked; ``uri: null`` means the project's embedded store.
+
+    ``tags`` are extra run tags (e.g. ``{phase: tune}``); ``parent_run_id`` files the job, or
+    every job of a sweep, under an existing parent run (the tuning protocol links its phases so).
+    """
 
     enabled: bool = True
     uri: str | None = None
     experiment: str = "optimizer-lab"
     metric_every: int = 0
     force: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+    parent_run_id: str | None = None
 
     def __post_init__(self):
         _check(bool(self.experiment), "tracking.experiment", self.experiment, "must not be empty")
@@ -322,6 +328,13 @@ class TrackingConfig:
             self.metric_every,
             "must be >= 0 (0 picks a stride that keeps <= 1000 points per curve)",
         )
+        for key in self.tags:
+            _check(
+                not key.startswith("mlflow."),
+                f"tracking.tags.{key}",
+                self.tags[key],
+                "tag names starting with 'mlflow.' are reserved",
+            )
 
 
 @dataclass

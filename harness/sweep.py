@@ -101,7 +101,12 @@ class SweepCallback(Callback):
             raise SweepAbort(str(error), 2) from error
         self.client = MlflowClient(tracking_uri=uri)
         key = sweep_key(config, jobs)
-        self.parent_run_id = self._open_parent(experiment_id, key, config.get("study", "adhoc"))
+        given = config.tracking.get("parent_run_id")
+        if given:  # filed under a parent someone else owns (the tuning protocol): leave it open
+            self.parent_run_id, self.owns_parent = given, False
+        else:
+            study = config.get("study", "adhoc")
+            self.parent_run_id = self._open_parent(experiment_id, key, study)
         folder = sweep_folder(config)
         (folder / ".optlab").mkdir(parents=True, exist_ok=True)
         info = {
@@ -148,6 +153,8 @@ class SweepCallback(Callback):
             self.client.set_terminated(run.info.run_id, "KILLED")
 
     def _close_parent(self, status: str) -> None:
+        if not getattr(self, "owns_parent", True):
+            return
         if self.client is not None and self.parent_run_id is not None:
             self.client.set_terminated(self.parent_run_id, status)
             self.parent_run_id = None

@@ -5,9 +5,10 @@ Logging design (measured on this machine, MLflow 3.17, 5 metrics × 2000 steps):
 So the training loop writes every step into preallocated arrays (``harness.curves``), and this
 sink sends MLflow a **UI-resolution copy**: every ``metric_every``-th step (auto: at most ~300
 points per curve, about what MLflow's charts sample anyway) plus every evaluation (val_loss and
-val_accuracy are sparse already), batched into ``log_batch`` calls of up to 1000 points. The **full-resolution curves** go to one Parquet artifact,
-``curves/curves.parquet``, at the end of the run and at each checkpoint; ``analysis`` reads that
-file, so no point is lost and loading a sweep is one file per run.
+val_accuracy are sparse already), batched into ``log_batch`` calls of up to 1000 points.
+The **full-resolution curves** go to one Parquet artifact, ``curves/curves.parquet``, at the
+end of the run and at each checkpoint; ``analysis`` reads that file, so no point is lost and
+loading a sweep is one file per run.
 """
 
 from __future__ import annotations
@@ -228,4 +229,8 @@ def run_tags(cfg: Config) -> dict[str, str]:
         "optlab.numpy": np.__version__,
         "optlab.mlflow": mlflow.__version__,
         **git_state(),
+        **{str(k): str(v) for k, v in cfg.tracking.tags.items()},
+        **(
+            {"mlflow.parentRunId": cfg.tracking.parent_run_id} if cfg.tracking.parent_run_id else {}
+        ),
     }
