@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export DO_NOT_TRACK ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-full lint ui report bench server clean
+.PHONY: help venv demo test test-full lint ui report bench server postgres clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bench: $(STAMP) ## Benchmarks against their baselines; writes benchmarks/RESULTS
 
 server: $(STAMP) ## MLflow tracking server on PostgreSQL for a team (127.0.0.1:5000)
 	$(PY) -m harness.server
+
+postgres: ## Install and start a local PostgreSQL for make server (root once; idempotent)
+	bash .ci/setup-postgres
 
 clean: ## Remove the virtualenv and caches (keeps the tracking store)
 	rm -rf $(VENV) .pytest_cache

@@ -53,6 +53,13 @@ def check_no_import_strings(arguments: list[str]) -> None:
     """
     for argument in arguments:
         key, _, value = argument.lstrip("+~").partition("=")
+        if key == "hydra.searchpath" or key.startswith("hydra.searchpath."):
+            raise ConfigError(
+                key,
+                value,
+                "extra config folders are not allowed: a config from "
+                "outside conf/ could name code for Hydra to import",
+            )
         if any(part in FORBIDDEN_KEYS for part in key.split(".")) or _value_keys(argument) & set(
             FORBIDDEN_KEYS
         ):
@@ -61,6 +68,22 @@ def check_no_import_strings(arguments: list[str]) -> None:
                 value,
                 "import strings are not allowed: configs name things "
                 "and the harness's registries map names to code",
+            )
+
+
+CONFIG_FOLDER_FLAGS = ("-cd", "--config-dir", "-cp", "--config-path")
+
+
+def check_no_outside_configs(arguments: list[str]) -> None:
+    """Refuse Hydra's flags that load configs from outside ``conf/`` (they could name code)."""
+    for argument in arguments:
+        flag, _, value = argument.partition("=")
+        if flag in CONFIG_FOLDER_FLAGS:
+            raise ConfigError(
+                flag,
+                value or "…",
+                "configs come from this project's conf/ only; "
+                "add a preset under conf/experiment/ instead",
             )
 
 
@@ -90,6 +113,7 @@ def main() -> None:
     quiet_mlflow()
     os.environ["HYDRA_FULL_ERROR"] = "1"  # errors reach us whole; we print them in one line
     try:
+        check_no_outside_configs(sys.argv[1:])
         check_no_import_strings([a for a in sys.argv[1:] if not a.startswith("-")])
         hydra_main()
     except SweepAbort as abort:

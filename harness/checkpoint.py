@@ -185,8 +185,9 @@ def _same_file(handle, lock_path: Path) -> bool:
 class CheckpointSink(MlflowSink):
     """An ``MlflowSink`` that saves checkpoints and, resumed, logs only steps the store lacks.
 
-    Each ``log_batch`` call carries whole steps, so a kill never leaves a step half logged and
-    the last ``train_loss`` step in the store is the last complete one.
+    Each ``log_batch`` call carries whole steps, so a kill never leaves a step half logged:
+    the last step in the store (``last_logged_step``) is complete, and a resumed job logs from
+    the step after it.
     """
 
     def __init__(self, client, run_id, stride, path=None, digest="", resume=None):
@@ -216,7 +217,11 @@ class CheckpointSink(MlflowSink):
         pending, self.pending = self.pending, []
         for start in range(0, len(pending), steps_per_call):
             self.pending = pending[start : start + steps_per_call]
-            super().flush()
+            try:
+                super().flush()
+            except BaseException:
+                self.pending = pending[start:]  # still to send, by whoever flushes next
+                raise
 
     def on_checkpoint(self, state: TrainState) -> None:
         self.flush()  # first the metrics up to this step, then the state that follows them

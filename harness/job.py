@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -137,6 +138,8 @@ def run_job(
 
 @dataclass
 class _TrackedJob:
+    """A job with a store to track it in; ``locked`` once it holds its job lock."""
+
     cfg: Config
     client: object
     experiment_id: str
@@ -144,12 +147,13 @@ class _TrackedJob:
     name: str
     locked: bool = False
 
-    @property
+    @cached_property
     def digest(self) -> str:
         return config_hash(self.cfg)
 
-    @property
+    @cached_property
     def path(self) -> Path:
+        """The job's checkpoint file (and, beside it, its lock file)."""
         return checkpoint_path(self.uri, self.experiment_id, self.digest)
 
     def run(self, files: dict[str, str], sweep: SweepInfo | None, progress) -> JobOutcome:
@@ -169,8 +173,8 @@ class _TrackedJob:
             tags = {**run_tags(self.cfg), "optlab.host": socket.gethostname()}
             if sweep is not None:
                 tags.update(_sweep_tags(sweep))
-            run_id = client.create_run(self.experiment_id, run_name=self.name, tags=tags)
-            run_id = run_id.info.run_id
+            run = client.create_run(self.experiment_id, run_name=self.name, tags=tags)
+            run_id = run.info.run_id
         return _train_in_run(self, run_id, files, progress, saved)
 
     def resumable(self) -> Checkpoint | None:
@@ -202,7 +206,9 @@ class _TrackedJob:
 
         run_id, step = saved.run_id, saved.state.step
         self.client.update_run(run_id, status="RUNNING")
-        tags = {"optlab.resumed_from_step": str(step), **(_sweep_tags(sweep) if sweep else {})}
+        tags = {"optlab.resumed_from_step": str(step), "optlab.host": socket.gethostname()}
+        if sweep is not None:
+            tags.update(_sweep_tags(sweep))
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         with contextlib.suppress(MlflowException):
             self.client.delete_tag(run_id, "optlab.error")

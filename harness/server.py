@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -42,7 +43,36 @@ def to_command(args: argparse.Namespace) -> list[str]:
     command += ["--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
     if args.basic_auth:
         command += ["--app-name", "basic-auth"]
-    return command
+    return command + args.mlflow_options
+
+
+def auth_env(folder: Path) -> dict[str, str]:
+    """Environment for MLflow's basic-auth app: users in ``folder/server-auth.db`` (read-only
+    unless granted more), a CSRF key kept in ``folder/server-secret.key`` (mode 600), and the
+    first admin password from ``MLFLOW_AUTH_ADMIN_PASSWORD``."""
+    if not os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD"):
+        raise SystemExit(
+            "error: --basic-auth needs MLFLOW_AUTH_ADMIN_PASSWORD, the admin's first password "
+            "(used once, when the user database is created)"
+        )
+    config = folder / "server-auth.ini"
+    config.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = sqlite:///{folder / 'server-auth.db'}\n"
+        "admin_username = admin\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    key = folder / "server-secret.key"
+    if not key.exists():
+        descriptor = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return {
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": os.environ.get("MLFLOW_FLASK_SERVER_SECRET_KEY")
+        or key.read_text(),
+    }
 
 
 def check_database(uri: str) -> None:
@@ -62,7 +92,9 @@ def check_database(uri: str) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m harness.server", description=__doc__.split("\n")[0]
+        prog="python -m harness.server",
+        description=__doc__.split("\n")[0],
+        epilog="Other options go to `mlflow server` as they are (e.g. --allowed-hosts).",
     )
     parser.add_argument("--port", type=int, default=5000, help="port to listen on (5000)")
     parser.add_argument(
@@ -75,7 +107,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--basic-auth", action="store_true", help="require logins (MLflow's basic-auth app)"
     )
-    return parser.parse_args(argv)
+    args, args.mlflow_options = parser.parse_known_args(argv)
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,6 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     uri = database_uri()
     check_database(uri)
     args.artifacts.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    if args.basic_auth:
+        env.update(auth_env(args.artifacts.parent))
     if not is_loopback(args.host):
         guard = "logins (basic-auth)" if args.basic_auth else "no authentication"
         print(
@@ -100,7 +136,6 @@ def main(argv: list[str] | None = None) -> None:
         "(it takes 10-45 s to answer)",
         flush=True,
     )
-    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
     command = to_command(args)
     os.execve(command[0], command, env)  # signals reach the server itself, not a wrapper
 

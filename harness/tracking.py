@@ -7,8 +7,8 @@ sink sends MLflow a **UI-resolution copy**: every ``metric_every``-th step (auto
 points per curve, about what MLflow's charts sample anyway) plus every evaluation (val_loss and
 val_accuracy are sparse already), batched into ``log_batch`` calls of up to 1000 points.
 The **full-resolution curves** go to one Parquet artifact, ``curves/curves.parquet``, at the
-end of the run and at each checkpoint; ``analysis`` reads that file, so no point is lost and
-loading a sweep is one file per run.
+end of the run (until then a checkpoint keeps them); ``analysis`` reads that file, so no point
+is lost and loading a sweep is one file per run.
 """
 
 from __future__ import annotations

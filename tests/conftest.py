@@ -28,6 +28,7 @@ def harness_env() -> Callable[[Path], dict[str, str]]:
             **os.environ,
             "MLFLOW_DISABLE_TELEMETRY": "true",
             "OPTLAB_STORE_DIR": str(folder / EMBEDDED_STORE),
+            "OPTLAB_CHECKPOINT_DIR": str(folder / "checkpoints"),
         }
 
     return env

@@ -84,6 +84,8 @@ CASES = [
         ("+hydra.callbacks={{x:{{_target_:os.makedirs,name:{folder}/" + PLANTED + "}}}}",),
         "hydra.callbacks",
     ),
+    Case("config-search-path", ("hydra.searchpath=[file:///tmp]",), "hydra.searchpath"),
+    Case("config-dir-flag", ("--config-dir=/tmp",), "--config-dir"),
     # stores that cannot be used
     Case("store-not-writable", ("tracking.uri=sqlite:////proc/nope/x.db",), "tracking.uri"),
     Case("server-unreachable", ("tracking.uri=http://127.0.0.1:{port}",), "tracking.uri"),

@@ -6,6 +6,8 @@ folder, and reads back what a user reads: run status, metric history, the parque
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -24,13 +26,14 @@ from tracking_checks import (
     wait_until,
 )
 
-from harness.checkpoint import load_checkpoint
+from harness.checkpoint import load_checkpoint, save_checkpoint
+from harness.config import OPTIMIZER_CONFIGS, Config, SpiralsConfig, TrainerConfig
 from harness.store import prepare_store
-
-pytestmark = pytest.mark.slow
+from harness.train import NullSink, train
 
 PARALLEL = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=4"]
-SMALL = ["trainer.steps=300", "trainer.eval_every=50", "tracking.metric_every=1"]
+# spirals: no scikit-learn to import, so each of the many processes starts faster
+SMALL = ["dataset=spirals", "trainer.steps=300", "trainer.eval_every=50", "tracking.metric_every=1"]
 
 
 def store_uri(folder: Path) -> str:
@@ -65,6 +68,7 @@ def assert_sweep_kept_everything(client, experiment: str, jobs: int, steps: int,
         assert_full_curves(client, run, steps, every)
 
 
+@pytest.mark.slow
 def test_a_parallel_sweep_on_a_fresh_store_loses_nothing(tmp_path):
     """Four joblib workers create, log to and end runs in a store that does not exist yet."""
     jobs = ["optimizer=sgd,momentum,adagrad,adam", "study=fresh"]
@@ -74,6 +78,7 @@ def test_a_parallel_sweep_on_a_fresh_store_loses_nothing(tmp_path):
     assert_sweep_kept_everything(client, "fresh", jobs=4, steps=300, every=1)
 
 
+@pytest.mark.slow
 def test_a_parallel_sweep_on_an_existing_store_skips_finished_jobs_and_loses_nothing(
     tmp_path, template
 ):
@@ -92,6 +97,45 @@ def test_a_parallel_sweep_on_an_existing_store_skips_finished_jobs_and_loses_not
         assert_full_curves(client, run, steps=300, every=1)
 
 
+# --- the checkpoint file --------------------------------------------------------------------
+class KeepCheckpoints(NullSink):
+    def __init__(self, path: Path):
+        self.path, self.saved = path, []
+
+    def on_checkpoint(self, state):
+        save_checkpoint(self.path, "run-id", "hash", state)
+        self.saved.append(state.step)
+
+
+@pytest.mark.parametrize("optimizer", ["nesterov", "adam"])
+def test_a_saved_checkpoint_resumes_bit_identically(tmp_path, optimizer):
+    cfg = Config(
+        optimizer=OPTIMIZER_CONFIGS[optimizer](),
+        dataset=SpiralsConfig(),
+        trainer=TrainerConfig(steps=120, eval_every=30, checkpoint_every=50, progress=False),
+    )
+    path = tmp_path / "job.npz"
+    keep = KeepCheckpoints(path)
+    straight = train(cfg, keep)
+    assert keep.saved == [50, 100]
+    saved = load_checkpoint(path)
+    assert (saved.run_id, saved.config_hash, saved.state.step) == ("run-id", "hash", 100)
+    resumed = train(cfg, resume=saved.state)
+    assert resumed.curves.data.tobytes() == straight.curves.data.tobytes()
+    assert resumed.summary == straight.summary
+
+
+def test_a_damaged_checkpoint_is_ignored_and_a_torn_save_leaves_the_last_one(tmp_path):
+    cfg = Config(dataset=SpiralsConfig(), trainer=TrainerConfig(steps=60, checkpoint_every=50))
+    path = tmp_path / "job.npz"
+    train(cfg, KeepCheckpoints(path))
+    path.with_name(path.name + ".tmp").write_bytes(b"half a checkpoint")  # killed mid-save
+    assert load_checkpoint(path).state.step == 50
+    path.write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="ignoring unreadable checkpoint"):
+        assert load_checkpoint(path) is None
+
+
 # --- kill -9 and run again ------------------------------------------------------------------
 KILL_SWEEP = [
     "-m",
@@ -107,6 +151,7 @@ KILL_SWEEP = [
 ]
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_reruns_only_unfinished_jobs_and_leaves_no_run_running(tmp_path, template):
     copy_store(template, tmp_path)
     env = user_env(tmp_path)
@@ -163,6 +208,7 @@ SINGLE = [
 ]
 
 
+@pytest.mark.slow
 def test_a_job_killed_mid_run_resumes_its_own_run_with_an_identical_curve(tmp_path, template):
     copy_store(template, tmp_path)
     env = user_env(tmp_path)
@@ -201,6 +247,7 @@ def test_a_job_killed_mid_run_resumes_its_own_run_with_an_identical_curve(tmp_pa
         assert sorted(history) == sorted((m.step, m.value) for m in expected)
 
 
+@pytest.mark.slow
 def test_a_job_killed_without_a_checkpoint_ends_killed_when_run_again(tmp_path, template):
     copy_store(template, tmp_path)
     env = user_env(tmp_path)
@@ -223,10 +270,11 @@ def test_a_job_killed_without_a_checkpoint_ends_killed_when_run_again(tmp_path, 
     assert "died" in stale.data.tags["optlab.error"]
 
 
+@pytest.mark.slow
 def test_the_same_job_launched_twice_at_once_runs_once(tmp_path, template):
     copy_store(template, tmp_path)
     env = user_env(tmp_path)
-    args = ["optimizer=sgd", "study=twice", "trainer.steps=2000", "trainer.progress=false"]
+    args = ["optimizer=sgd", "study=twice", "dataset=spirals", "trainer.steps=3000"]
     first = start_harness(tmp_path, args, env, "first")
     second = start_harness(tmp_path, args, env, "second")
     codes = first.wait(timeout=300), second.wait(timeout=300)
@@ -246,10 +294,11 @@ SECRETS = {
 }
 
 
+@pytest.mark.slow
 def test_no_secret_from_the_environment_is_logged(tmp_path, template):
     copy_store(template, tmp_path)
     env = user_env(tmp_path, **SECRETS)
-    args = ["-m", "optimizer=sgd,adam", "study=secrets", "trainer.steps=20"]
+    args = ["-m", "optimizer=sgd,adam", "study=secrets", "dataset=spirals", "trainer.steps=20"]
     code, output = run_harness(tmp_path, args, env, "sweep")
     assert code == 0, output[-3000:]
     client = MlflowClient(store_uri(tmp_path))
@@ -266,3 +315,48 @@ def test_no_secret_from_the_environment_is_logged(tmp_path, template):
     assert "tracking:" in "".join(logged)  # the config artifacts were read
     for value in logged:
         assert "s3cr3t" not in value, value
+
+
+# --- longer runs: make test-full ------------------------------------------------------------
+@pytest.mark.full
+def test_twelve_jobs_on_four_workers_checkpointing_often_lose_nothing(tmp_path):
+    """The write load of a real study: every step logged, a checkpoint every 20 steps."""
+    args = [
+        *PARALLEL,
+        "optimizer=sgd,momentum,nesterov,adagrad,rmsprop,adam",
+        "seed=0,1",
+        "study=stress",
+        "trainer.steps=1000",
+        "trainer.eval_every=50",
+        "trainer.checkpoint_every=20",
+        "tracking.metric_every=1",
+    ]
+    code, output = run_harness(tmp_path, args, user_env(tmp_path), "sweep")
+    assert_clean_output(code, output, "12 finished, 0 skipped, 0 failed")
+    client = MlflowClient(store_uri(tmp_path))
+    assert_sweep_kept_everything(client, "stress", jobs=12, steps=1000, every=1)
+
+
+@pytest.mark.full
+def test_a_job_stopped_by_sigterm_ends_killed_and_resumes_its_run(tmp_path, template):
+    """Slurm's preemption: SIGTERM ends the run KILLED and keeps the checkpoint to go on from."""
+    copy_store(template, tmp_path)
+    env = user_env(tmp_path)
+    client = MlflowClient(store_uri(tmp_path))
+    checkpoints = tmp_path / "store" / "checkpoints"
+    args = [*SINGLE, "study=preempted", "trainer.checkpoint_every=50"]
+
+    job = start_harness(tmp_path, args, env, "first")
+    wait_until(lambda: list(checkpoints.glob("*.npz")) or job.poll() is not None, "a checkpoint")
+    os.killpg(job.pid, signal.SIGTERM)
+    assert job.wait(timeout=120) != 0
+    (stopped,) = runs_of(client, "preempted")
+    assert stopped.info.status == "KILLED"
+    (saved,) = map(load_checkpoint, checkpoints.glob("*.npz"))
+    assert saved.run_id == stopped.info.run_id
+
+    code, output = run_harness(tmp_path, args, env, "second")
+    assert code == 0, output[-3000:]
+    (resumed,) = runs_of(client, "preempted")
+    assert resumed.info.run_id == stopped.info.run_id and resumed.info.status == "FINISHED"
+    assert_full_curves(client, resumed, steps=2500, every=20)
