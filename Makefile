@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export DO_NOT_TRACK ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-full lint ui report bench server postgres clean
+.PHONY: help venv demo test test-full lint ui report bench server postgres tune clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ ui: $(STAMP) ## Open the MLflow UI on the embedded store (127.0.0.1)
 
 report: $(STAMP) ## Report on a sweep: EXPERIMENT=stall (default) SWEEP=latest|all|<parent run id>
 	$(PY) -m analysis.report --experiment $${EXPERIMENT:-stall} --sweep $${SWEEP:-latest}
+
+tune: $(STAMP) ## Tuned comparison: STUDY=stall (default) or shift; ARGS="--budget 8"
+	$(PY) -m experiments.tune $${STUDY:-stall} $${ARGS:-}
 
 bench: $(STAMP) ## Benchmarks against their baselines; writes benchmarks/RESULTS.md
 	$(PY) -m benchmarks
