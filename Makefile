@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export DO_NOT_TRACK ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-full lint ui report bench server postgres tune clean
+.PHONY: help venv demo test test-full lint ui report bench server postgres tune test-slurm clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,8 +27,12 @@ demo: $(STAMP) ## Run the headline study on the embedded store and write its rep
 test: $(STAMP) ## Run the test suite (what CI runs)
 	$(PY) -m pytest
 
-test-full: $(STAMP) ## Run every test, the long suites included
+test-full: $(STAMP) ## Run every test, the long suites included (Slurm's too)
 	$(PY) -m pytest -m "full or not full"
+
+test-slurm: $(STAMP) ## Start a local Slurm cluster (Debian, root) and run the Slurm tests
+	bash .ci/slurm/setup
+	$(PY) -m pytest -m slurm
 
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

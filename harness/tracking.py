@@ -13,6 +13,7 @@ is lost and loading a sweep is one file per run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -74,8 +75,8 @@ class MlflowSink:
     def on_step(self, step: int, curves: Curves) -> None:
         if step % self.stride == 0 or _evaluated(curves, step):
             self.pending.append(step)
-            if len(self.pending) * len(curves.columns) >= BATCH_POINTS:
-                self.flush()
+            if len(self.pending) >= max(1, BATCH_POINTS // len(curves.columns)):
+                self.flush()  # a full log_batch: at most 1000 values, never a 1-step remainder
 
     def flush(self) -> None:
         """Send the pending steps' values in ``log_batch`` calls of at most 1000 points."""
@@ -194,6 +195,7 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
+@functools.cache
 def git_state() -> dict[str, str]:
     """The project's commit and whether the work tree has uncommitted changes."""
 

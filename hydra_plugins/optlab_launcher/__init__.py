@@ -1,0 +1,1 @@
+"""The optimizer lab's Hydra launchers (``conf/hydra/launcher/``): see ``.launcher``."""
