@@ -1,4 +1,4 @@
-"""Optimizer conformance, closed forms and the lecture's RMSprop as an outside reference."""
+"""Optimizer conformance and closed forms (the lecture's RMSprop reference is in test_train.py)."""
 
 from __future__ import annotations
 
@@ -24,23 +24,6 @@ ROSENBROCK_SETTINGS = {
     "rmsprop": dict(lr=1e-3, decay_rate=0.99),
     "adam": dict(lr=0.02),
 }
-
-
-class LectureRMSprop:
-    """The lecture's class, written here from its update rule: the reference for ours."""
-
-    def __init__(self, lr=0.01, decay_rate=0.99):
-        self.lr = lr
-        self.decay_rate = decay_rate
-        self.h = None
-
-    def update(self, params, grads):
-        if self.h is None:
-            self.h = {key: np.zeros_like(val) for key, val in params.items()}
-        for key in params:
-            self.h[key] *= self.decay_rate
-            self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
 
 
 def quadratic(params):
