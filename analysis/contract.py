@@ -10,6 +10,8 @@ True
 
 from __future__ import annotations
 
+from harness.train import EVAL_METRICS, STEP_METRICS
+
 PARENT_TAG = "mlflow.parentRunId"
 ROLE_TAG = "optlab.role"
 SWEEP_ID_TAG = "optlab.sweep_id"
@@ -37,17 +39,7 @@ SUMMARY_METRICS = (
     "best_val_accuracy",
     "diverged",
 )
-CURVE_METRICS = (
-    "train_loss",
-    "grad_norm",
-    "effective_lr_median",
-    "effective_lr_p10",
-    "effective_lr_p90",
-    "accumulator_mean",
-    "update_ratio",
-    "val_loss",
-    "val_accuracy",
-)
+CURVE_METRICS = STEP_METRICS + EVAL_METRICS  # what the training loop records
 TRAJECTORY_COLUMNS = ("x", "y")
 TRAJECTORY_MODELS = ("quadratic2d", "rosenbrock", "beale")
 

@@ -198,7 +198,7 @@ class CheckpointSink(MlflowSink):
     def on_start(self, curves: Curves) -> None:
         if self.resume_step is None:
             return super().on_start(curves)
-        self.curves = curves
+        self.attach(curves)
         after = -1 if self.logged_upto is None else self.logged_upto
         self.flushed_upto = max(after, 0)
         if after < 0:

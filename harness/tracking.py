@@ -53,11 +53,6 @@ def metric_stride(metric_every: int, steps: int) -> int:
     return metric_every or max(1, math.ceil(steps / UI_POINTS))
 
 
-def _evaluated(curves: Curves, step: int) -> bool:
-    column = curves.column("val_loss")
-    return column is not None and not np.isnan(column[step])
-
-
 class MlflowSink:
     """A ``harness.train.Sink`` that logs strided metrics in batches and full curves as Parquet."""
 
@@ -66,17 +61,30 @@ class MlflowSink:
         self.pending: list[int] = []
         self.flushed_upto = 0
         self.curves: Curves | None = None
+        self._val_column: int | None = None
+        self._steps_per_batch = 1
+
+    def attach(self, curves: Curves) -> None:
+        """Hold the run's curves and what ``on_step`` reads from them on every step."""
+        self.curves = curves
+        self._val_column = curves.index.get("val_loss")
+        self._steps_per_batch = max(1, BATCH_POINTS // len(curves.columns))
 
     def on_start(self, curves: Curves) -> None:
-        self.curves = curves
+        self.attach(curves)
         if not self.flushed_upto:
             self.pending.append(0)  # step 0 holds the first evaluation
 
     def on_step(self, step: int, curves: Curves) -> None:
-        if step % self.stride == 0 or _evaluated(curves, step):
+        if step % self.stride == 0 or self._evaluated(curves, step):
             self.pending.append(step)
-            if len(self.pending) >= max(1, BATCH_POINTS // len(curves.columns)):
+            if len(self.pending) >= self._steps_per_batch:
                 self.flush()  # a full log_batch: at most 1000 values, never a 1-step remainder
+
+    def _evaluated(self, curves: Curves, step: int) -> bool:
+        """Did the loop evaluate at ``step``? (Every evaluation is logged, whatever the stride.)"""
+        i = self._val_column
+        return i is not None and not math.isnan(curves.data[step, i])
 
     def flush(self) -> None:
         """Send the pending steps' values in ``log_batch`` calls of at most 1000 points."""
