@@ -9,6 +9,7 @@ Before timing, every side is checked to compute the same update as ours.
 
 from __future__ import annotations
 
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 
@@ -23,6 +24,8 @@ OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 WIDTH, LAYERS, BIG = 256, 10, 1_000_000
 DIGITS_SIZES = (64, 64, 10)
 GOALS = {"mlp": 3.0, "big": 2.5, "digits": None}
+#: The lecture's own code is RMSprop; the other classes in ``lecture.py`` are its style.
+LECTURE_CLASS = "rmsprop"
 PROBLEMS = {
     "mlp": f"(a) {LAYERS}-layer MLP, width {WIDTH}",
     "big": f"(b) one {BIG:,}-element array",
@@ -56,10 +59,14 @@ def make_sides(optimizer: str, params: dict, grads: dict, with_torch: bool) -> d
     lecture_opt = cls(**hyperparams)
     lecture_params = _copy(params)
     sides["lecture"] = (lambda: lecture_opt.update(lecture_params, grads), lecture_params)
-    ours_flat = build_optimizer(optimizer, **hyperparams)
-    flat_params, flat_grads = FlatDict.from_arrays(params), FlatDict.from_arrays(grads)
-    sides["ours (FlatDict)"] = (lambda: ours_flat.update(flat_params, flat_grads), flat_params)
+    flat_grads = FlatDict.from_arrays(grads)
+    for name, record in (("ours (FlatDict)", False), ("ours (FlatDict, Δp kept)", True)):
+        ours = build_optimizer(optimizer, **hyperparams)
+        ours.record_update = record
+        flat_params = FlatDict.from_arrays(params)
+        sides[name] = (partial(ours.update, flat_params, flat_grads), flat_params)
     ours_dict = build_optimizer(optimizer, **hyperparams)
+    ours_dict.record_update = False
     dict_params = _copy(params)
     sides["ours (dict)"] = (lambda: ours_dict.update(dict_params, grads), dict_params)
     if with_torch:
@@ -117,19 +124,14 @@ def _repeat(update, updates: int):
 
 
 def _compare(optimizer: str, title: str, problem: str, times: dict) -> list[Comparison]:
-    """lecture ÷ ours for both of our paths; torch ÷ ours (FlatDict) for each torch variant."""
+    """lecture ÷ each of ours; torch ÷ ours (FlatDict) for each torch variant."""
     ours = times["ours (FlatDict)"]
+    goal = GOALS[problem] if optimizer == LECTURE_CLASS else None
     out = [
         Comparison(
-            f"{optimizer}, {title}: lecture ÷ ours (FlatDict)",
-            Ratio.of(times["lecture"], ours),
-            GOALS[problem],
-        ),
-        Comparison(
-            f"{optimizer}, {title}: lecture ÷ ours (plain dict)",
-            Ratio.of(times["lecture"], times["ours (dict)"]),
-            GOALS[problem],
-        ),
+            f"{optimizer}, {title}: lecture ÷ {name}", Ratio.of(times["lecture"], times[name]), goal
+        )
+        for name in ("ours (FlatDict)", "ours (dict)", "ours (FlatDict, Δp kept)")
     ]
     for name in ("torch.optim", "torch.optim foreach"):
         if name in times:
@@ -170,8 +172,13 @@ def _method_notes(torch_note: str) -> list[str]:
         "fixed gradient; each side keeps its "
         "own parameters and state; before timing every side's parameters after 3 updates "
         "are checked equal to ours (rtol 1e-9).",
-        "Goals are judged on ours with FlatDict params/grads (what the lab's models hand "
-        "over); the plain-dict rows take the per-key path and are judged by the same bar. "
-        "(c) has no goal: it shows where the flat buffer matters, many small arrays.",
+        "The lecture's code is RMSprop, so the lecture goals (≥ 3× on (a), ≥ 2.5× on (b)) "
+        "are judged on RMSprop; the other classes in benchmarks/lecture.py are written in "
+        "its style and shown for reference. Ours runs as the trainer runs it between "
+        "internals steps (record_update=False: Δp is not kept, as the lecture keeps none); "
+        "the 'Δp kept' rows are the internals steps (every trainer.internals_every = 5). "
+        "FlatDict is what the lab's models hand over; the plain-dict rows take the per-key "
+        "path. The torch.optim goal (no slower) is judged for every optimizer on (a) and "
+        "(b). (c) has no goal: it shows where the flat buffer matters, many small arrays.",
         torch_note,
     ]

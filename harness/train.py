@@ -177,12 +177,14 @@ def _train_step(job: Job, trainer, curves: Curves, step: int) -> float:
     else:
         X, y = job.dataset.sample_batch(job.rng, trainer.batch_size, step)
     loss, grads = job.model.loss_and_grads(job.params, X, y)
+    with_internals = step % trainer.internals_every == 0 or step == 1
+    job.optimizer.record_update = with_internals  # writing Δp costs a memory pass
     job.optimizer.update(job.params, grads)
     row = curves.row(step)
     row["train_loss"] = loss
     g = grads.flat
     row["grad_norm"] = math.sqrt(float(np.dot(g, g)))
-    if step % trainer.internals_every == 0 or step == 1:
+    if with_internals:
         for key, value in job.optimizer.internals().items():
             row[key] = value
     if job.dataset is None:

@@ -211,3 +211,80 @@ def test_internals_report_adagrads_shrinking_step():
     assert late["accumulator_mean"] == pytest.approx(100 * 0.25)
     assert early["effective_lr_p10"] <= early["effective_lr_median"] <= early["effective_lr_p90"]
     assert 0 < late["update_ratio"] < early["update_ratio"]
+
+
+def _numpy_rules():
+    """Each rule as numpy expressions in the lecture's order, one temporary per operator."""
+
+    def sgd(p, g, s, t):
+        p -= 0.01 * g
+
+    def momentum(p, g, s, t):
+        s["v"] = 0.9 * s["v"] - 0.01 * g
+        p += s["v"]
+
+    def nesterov(p, g, s, t):
+        s["v"] = 0.9 * s["v"] - 0.01 * g
+        p += 0.9 * s["v"] - 0.01 * g
+
+    def adagrad(p, g, s, t):
+        s["h"] += g * g
+        p -= 0.01 * g / (np.sqrt(s["h"]) + 1e-7)
+
+    def rmsprop(p, g, s, t):
+        s["h"] *= 0.99
+        s["h"] += (1 - 0.99) * g * g
+        p -= 0.01 * g / (np.sqrt(s["h"]) + 1e-7)
+
+    def adam(p, g, s, t):
+        s["m"] = 0.9 * s["m"] + (1 - 0.9) * g
+        s["v"] = 0.999 * s["v"] + (1 - 0.999) * g * g
+        p -= 0.01 * (s["m"] / (1 - 0.9**t)) / (np.sqrt(s["v"] / (1 - 0.999**t)) + 1e-8)
+
+    return dict(sgd=sgd, momentum=momentum, nesterov=nesterov, adagrad=adagrad, rmsprop=rmsprop,
+                adam=adam)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("flat", [True, False], ids=["flat", "per-key"])
+def test_compiled_step_equals_the_numpy_rule_bit_for_bit(name, flat):
+    rng = np.random.default_rng(7)
+    arrays = {"W": rng.normal(size=(30, 20)), "b": rng.normal(size=20)}
+    params = FlatDict.from_arrays(arrays) if flat else {k: v.copy() for k, v in arrays.items()}
+    opt = OPTIMIZERS[name](lr=0.01)
+    rule = _numpy_rules()[name]
+    reference = {k: v.copy() for k, v in arrays.items()}
+    state = {key: {n: np.zeros_like(v) for n in ("v", "h", "m")} for key, v in arrays.items()}
+    for t in range(1, 31):
+        grads = {
+            k: rng.normal(size=v.shape) * 10.0 ** rng.integers(-4, 2) for k, v in arrays.items()
+        }
+        before = {k: v.copy() for k, v in params.items()}
+        opt.update(params, FlatDict.from_arrays(grads) if flat else grads)
+        for key in arrays:
+            rule(reference[key], grads[key], state[key], t)
+            np.testing.assert_array_equal(params[key], reference[key], err_msg=f"{key}, step {t}")
+    applied = np.concatenate([(params[k] - before[k]).ravel() for k in arrays])
+    norm = np.linalg.norm(np.concatenate([params[k].ravel() for k in arrays]))
+    ratio = opt.internals()["update_ratio"]
+    assert ratio == pytest.approx(np.linalg.norm(applied) / norm, rel=1e-9)
+    assert ratio > 0
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_updates_without_recording_move_params_alike_and_leave_out_the_ratio(name):
+    rng = np.random.default_rng(8)
+    start = FlatDict.from_arrays({"W": rng.normal(size=(6, 5)), "b": rng.normal(size=5)})
+    grads = [start.copy() for _ in range(4)]
+    for g in grads:
+        g.flat[:] = rng.normal(size=g.flat.size)
+    recorded, skipped = start.copy(), start.copy()
+    keep, skip = OPTIMIZERS[name](lr=0.01), OPTIMIZERS[name](lr=0.01)
+    skip.record_update = False
+    for g in grads:
+        keep.update(recorded, g)
+        skip.update(skipped, g)
+    np.testing.assert_array_equal(skipped.flat, recorded.flat)
+    assert "update_ratio" in keep.internals()
+    assert "update_ratio" not in skip.internals()
+    assert skip.internals()["effective_lr_median"] == keep.internals()["effective_lr_median"]

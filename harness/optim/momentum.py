@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from harness.optim.base import Optimizer
+from harness.optim.base import Optimizer, kernels
 
 
 class SGD(Optimizer):
@@ -25,8 +23,7 @@ class SGD(Optimizer):
         super().__init__(lr)
 
     def _step(self, p, g, s, delta):
-        np.multiply(g, -self.lr, out=delta)  # Δp = −lr·g
-        p += delta
+        kernels().sgd(p, g, float(self.lr), delta)
 
 
 class Momentum(Optimizer):
@@ -57,12 +54,7 @@ class Momentum(Optimizer):
         return {"lr": self.lr, "momentum": self.momentum}
 
     def _step(self, p, g, s, delta):
-        v = s["v"]
-        v *= self.momentum
-        np.multiply(g, self.lr, out=delta)
-        v -= delta  # v = momentum·v − lr·g
-        delta[...] = v
-        p += v
+        kernels().momentum(p, g, s["v"], float(self.momentum), float(self.lr), delta)
 
 
 class Nesterov(Optimizer):
@@ -95,12 +87,4 @@ class Nesterov(Optimizer):
         return {"lr": self.lr, "momentum": self.momentum}
 
     def _step(self, p, g, s, delta):
-        v = s["v"]
-        v *= self.momentum
-        np.multiply(g, self.lr, out=delta)
-        v -= delta  # v = momentum·v − lr·g
-        lr_g = self._scratch(delta)
-        np.copyto(lr_g, delta)
-        np.multiply(v, self.momentum, out=delta)
-        delta -= lr_g  # Δp = momentum·v − lr·g
-        p += delta
+        kernels().nesterov(p, g, s["v"], float(self.momentum), float(self.lr), delta)
