@@ -247,11 +247,13 @@ def _numpy_rules():
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 @pytest.mark.parametrize("flat", [True, False], ids=["flat", "per-key"])
-def test_compiled_step_equals_the_numpy_rule_bit_for_bit(name, flat):
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+def test_both_steps_equal_the_numpy_rule_bit_for_bit(name, flat, compiled):
     rng = np.random.default_rng(7)
     arrays = {"W": rng.normal(size=(30, 20)), "b": rng.normal(size=20)}
     params = FlatDict.from_arrays(arrays) if flat else {k: v.copy() for k, v in arrays.items()}
     opt = OPTIMIZERS[name](lr=0.01)
+    opt.compiled_from = 0 if compiled else 10**9
     rule = _numpy_rules()[name]
     reference = {k: v.copy() for k, v in arrays.items()}
     state = {key: {n: np.zeros_like(v) for n in ("v", "h", "m")} for key, v in arrays.items()}
@@ -272,7 +274,8 @@ def test_compiled_step_equals_the_numpy_rule_bit_for_bit(name, flat):
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_updates_without_recording_move_params_alike_and_leave_out_the_ratio(name):
+@pytest.mark.parametrize("compiled_from", [0, 10**9], ids=["compiled", "numpy"])
+def test_updates_without_recording_move_params_alike_and_leave_out_the_ratio(name, compiled_from):
     rng = np.random.default_rng(8)
     start = FlatDict.from_arrays({"W": rng.normal(size=(6, 5)), "b": rng.normal(size=5)})
     grads = [start.copy() for _ in range(4)]
@@ -280,6 +283,7 @@ def test_updates_without_recording_move_params_alike_and_leave_out_the_ratio(nam
         g.flat[:] = rng.normal(size=g.flat.size)
     recorded, skipped = start.copy(), start.copy()
     keep, skip = OPTIMIZERS[name](lr=0.01), OPTIMIZERS[name](lr=0.01)
+    keep.compiled_from = skip.compiled_from = compiled_from
     skip.record_update = False
     for g in grads:
         keep.update(recorded, g)
@@ -288,3 +292,10 @@ def test_updates_without_recording_move_params_alike_and_leave_out_the_ratio(nam
     assert "update_ratio" in keep.internals()
     assert "update_ratio" not in skip.internals()
     assert skip.internals()["effective_lr_median"] == keep.internals()["effective_lr_median"]
+
+
+def test_large_models_take_the_compiled_loop_and_small_ones_numpy():
+    small, large = RMSprop(), RMSprop()
+    small.update({"w": np.zeros(10)}, {"w": np.ones(10)})
+    large.update({"w": np.zeros(large.compiled_from)}, {"w": np.ones(large.compiled_from)})
+    assert (small._compiled, large._compiled) == (False, True)

@@ -14,11 +14,20 @@ from harness.optim.base import Optimizer, kernels
 
 
 class _RootScaled(Optimizer):
-    """Shared by Adagrad and RMSprop: ``p ← p − lr·g / (√h + eps)``, internals read from ``h``."""
+    """Shared step ``p ← p − lr·g / (√h + eps)``, the denominator in a preallocated buffer."""
 
     def __init__(self, lr: float, eps: float):
         super().__init__(lr)
         self.eps = eps
+
+    def _apply(self, p, g, h, delta):
+        denominator = self._scratch(delta)
+        np.multiply(g, self.lr, out=delta)  # lr·g
+        np.sqrt(h, out=denominator)
+        denominator += self.eps
+        delta /= denominator
+        p -= delta  # p = p − lr·g / (√h + eps)
+        np.negative(delta, out=delta)  # keep Δp for update_ratio
 
     def effective_lr(self):
         return self.lr / (np.sqrt(self.state["h"].flat) + self.eps)
@@ -55,6 +64,12 @@ class Adagrad(_RootScaled):
         return {"lr": self.lr, "eps": self.eps}
 
     def _step(self, p, g, s, delta):
+        h = s["h"]
+        np.multiply(g, g, out=delta)
+        h += delta  # h = h + g²
+        self._apply(p, g, h, delta)
+
+    def _compiled_step(self, p, g, s, delta):
         kernels().adagrad(p, g, s["h"], float(self.lr), float(self.eps), delta)
 
 
@@ -88,6 +103,14 @@ class RMSprop(_RootScaled):
         return {"lr": self.lr, "decay_rate": self.decay_rate, "eps": self.eps}
 
     def _step(self, p, g, s, delta):
+        h = s["h"]
+        h *= self.decay_rate
+        np.multiply(g, 1 - self.decay_rate, out=delta)
+        delta *= g
+        h += delta  # h = α·h + (1 − α)·g²
+        self._apply(p, g, h, delta)
+
+    def _compiled_step(self, p, g, s, delta):
         decay = float(self.decay_rate)
         kernels().rmsprop(p, g, s["h"], decay, 1 - decay, float(self.lr), float(self.eps), delta)
 
@@ -123,6 +146,25 @@ class Adam(Optimizer):
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
     def _step(self, p, g, s, delta):
+        m, v = s["m"], s["v"]
+        denominator = self._scratch(delta)
+        m *= self.beta1
+        np.multiply(g, 1 - self.beta1, out=delta)
+        m += delta  # m = β1·m + (1 − β1)·g
+        v *= self.beta2
+        np.multiply(g, 1 - self.beta2, out=delta)
+        delta *= g
+        v += delta  # v = β2·v + (1 − β2)·g²
+        np.divide(v, 1 - self.beta2**self.t, out=denominator)
+        np.sqrt(denominator, out=denominator)
+        denominator += self.eps  # √v̂ + eps
+        np.divide(m, 1 - self.beta1**self.t, out=delta)
+        delta *= self.lr
+        delta /= denominator
+        p -= delta  # p = p − lr·m̂ / (√v̂ + eps)
+        np.negative(delta, out=delta)
+
+    def _compiled_step(self, p, g, s, delta):
         beta1, beta2 = float(self.beta1), float(self.beta2)
         kernels().adam(
             p, g, s["m"], s["v"], beta1, 1 - beta1, beta2, 1 - beta2,

@@ -9,19 +9,26 @@ import numpy as np
 from harness.optim.flat import FlatDict, same_layout
 
 Params = Mapping[str, np.ndarray]
-#: Passed as ``delta`` when Δp is not kept.
+#: From this many parameters on, an optimizer updates with its compiled loop. Below, its numpy
+#: expressions win over a run: starting numba costs ~0.7 s per process, which a small model's
+#: updates never earn back (digits MLP, 4,810 values: ~10 µs saved per update).
+COMPILED_FROM = 1 << 17
+#: Passed to a compiled step as ``delta`` when Δp is not kept.
 _NOTHING = np.empty(0)
 
 
 class Optimizer:
-    """Base class. Subclasses set ``state_names`` and implement ``_step(p, g, s, delta)``.
+    """Base class. Subclasses set ``state_names`` and implement the rule twice, bit-identically.
 
-    ``_step`` works on 1-D arrays: ``p`` and ``g`` are parameters and gradients, ``s`` maps each
-    name in ``state_names`` to its buffer. It updates ``p`` and ``s`` in place, in one pass of a
-    compiled loop from ``harness.optim.kernels``, and writes the applied update Δp into
-    ``delta`` (the update ratio's numerator) unless ``delta`` is empty: a trainer that reads
-    ``internals()`` every k steps sets ``record_update = False`` in between, which saves a
-    write pass (a third of SGD's update time on a large model).
+    ``_step(p, g, s, delta)`` and ``_compiled_step(p, g, s, delta)`` work on 1-D arrays: ``p``
+    and ``g`` are parameters and gradients, ``s`` maps each name in ``state_names`` to its
+    buffer. Both update ``p`` and ``s`` in place and leave the applied update Δp (the update
+    ratio's numerator) in ``delta``. ``_step`` writes numpy expressions in the lecture's order
+    and also uses ``delta`` as scratch space; ``_compiled_step`` runs the same arithmetic as one
+    loop from ``harness.optim.kernels`` (one pass over memory instead of about nine) and gets
+    an empty ``delta`` when Δp is not kept: a trainer that reads ``internals()`` every k steps
+    sets ``record_update = False`` in between, which saves a write pass. Models with at least
+    ``compiled_from`` parameters take the compiled loop.
 
     State is created on the first ``update`` call, with the parameters' keys, shapes and dtype,
     as ``FlatDict``s: ``opt.state["h"]["W1"]`` reads the accumulator of one parameter.
@@ -33,13 +40,15 @@ class Optimizer:
     state_names: tuple[str, ...] = ()
     #: Keep Δp of the next update for ``internals()["update_ratio"]``.
     record_update: bool = True
+    compiled_from: int = COMPILED_FROM
 
     def __init__(self, lr: float = 0.01):
         self.lr = lr
         self.t = 0
         self.state: dict[str, FlatDict] | None = None
         self._delta: FlatDict | None = None
-        self._recorded = False
+        self._work: np.ndarray | None = None
+        self._compiled = self._recorded = False
         self._params: Params | None = None
 
     # --- the update ------------------------------------------------------------------------
@@ -49,29 +58,30 @@ class Optimizer:
             self._init_state(params)
         self.t += 1
         self._recorded = self.record_update
+        step = self._compiled_step if self._compiled else self._step
         if same_layout(params, grads) and same_layout(params, self._delta):
             flat_state = {name: buf.flat for name, buf in self.state.items()}
-            self._step(params.flat, grads.flat, flat_state, self._record(self._delta.flat))
+            step(params.flat, grads.flat, flat_state, self._delta_for(self._delta.flat))
         else:
             for key in params:
-                self._update_key(params, grads, key)
+                self._update_key(params, grads, key, step)
         self._params = params
 
-    def _record(self, delta: np.ndarray) -> np.ndarray:
-        return delta if self._recorded else _NOTHING
+    def _delta_for(self, delta: np.ndarray) -> np.ndarray:
+        return _NOTHING if self._compiled and not self._recorded else delta
 
-    def _update_key(self, params, grads, key: str) -> None:
+    def _update_key(self, params, grads, key: str, step) -> None:
         """The lecture's per-key path; also takes plain floats, as the textbook's 2-D demos pass."""
         key_state = {name: buf[key].reshape(-1) for name, buf in self.state.items()}
         delta = self._delta[key].reshape(-1)
         g = np.ascontiguousarray(grads[key], dtype=delta.dtype).reshape(-1)
-        delta = self._record(delta)
+        delta = self._delta_for(delta)
         p = params[key]
         if isinstance(p, np.ndarray) and p.flags.c_contiguous:
-            self._step(p.reshape(-1), g, key_state, delta)
+            step(p.reshape(-1), g, key_state, delta)
             return
         p_copy = np.array(p, dtype=g.dtype).reshape(-1)
-        self._step(p_copy, g, key_state, delta)
+        step(p_copy, g, key_state, delta)
         if isinstance(p, np.ndarray):
             p[...] = p_copy.reshape(p.shape)
         else:
@@ -80,9 +90,18 @@ class Optimizer:
     def _step(self, p, g, s, delta) -> None:
         raise NotImplementedError
 
+    def _compiled_step(self, p, g, s, delta) -> None:
+        raise NotImplementedError
+
     def _init_state(self, params: Params) -> None:
         self.state = {name: FlatDict.zeros_like(params) for name in self.state_names}
         self._delta = FlatDict.zeros_like(params)
+        self._work = np.zeros_like(self._delta.flat)
+        self._compiled = self._delta.flat.size >= self.compiled_from
+
+    def _scratch(self, delta: np.ndarray) -> np.ndarray:
+        """A preallocated buffer the size of ``delta`` (a prefix of it on the per-key path)."""
+        return self._work if delta.size == self._work.size else self._work[: delta.size]
 
     # --- what a run logs -------------------------------------------------------------------
     def effective_lr(self) -> np.ndarray | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from harness.optim.base import Optimizer, kernels
 
 
@@ -23,6 +25,10 @@ class SGD(Optimizer):
         super().__init__(lr)
 
     def _step(self, p, g, s, delta):
+        np.multiply(g, -self.lr, out=delta)  # Δp = −lr·g
+        p += delta
+
+    def _compiled_step(self, p, g, s, delta):
         kernels().sgd(p, g, float(self.lr), delta)
 
 
@@ -54,6 +60,14 @@ class Momentum(Optimizer):
         return {"lr": self.lr, "momentum": self.momentum}
 
     def _step(self, p, g, s, delta):
+        v = s["v"]
+        v *= self.momentum
+        np.multiply(g, self.lr, out=delta)
+        v -= delta  # v = momentum·v − lr·g
+        delta[...] = v
+        p += v
+
+    def _compiled_step(self, p, g, s, delta):
         kernels().momentum(p, g, s["v"], float(self.momentum), float(self.lr), delta)
 
 
@@ -87,4 +101,15 @@ class Nesterov(Optimizer):
         return {"lr": self.lr, "momentum": self.momentum}
 
     def _step(self, p, g, s, delta):
+        v = s["v"]
+        v *= self.momentum
+        np.multiply(g, self.lr, out=delta)
+        v -= delta  # v = momentum·v − lr·g
+        lr_g = self._scratch(delta)
+        np.copyto(lr_g, delta)
+        np.multiply(v, self.momentum, out=delta)
+        delta -= lr_g  # Δp = momentum·v − lr·g
+        p += delta
+
+    def _compiled_step(self, p, g, s, delta):
         kernels().nesterov(p, g, s["v"], float(self.momentum), float(self.lr), delta)
