@@ -30,7 +30,7 @@ import numpy as np
 
 from harness.curves import Curves
 from harness.store import PROJECT_ROOT, sqlite_path
-from harness.tracking import BATCH_POINTS, MlflowSink
+from harness.tracking import MlflowSink
 from harness.train import TrainState
 
 FORMAT_VERSION = 1
@@ -202,26 +202,13 @@ class CheckpointSink(MlflowSink):
         after = -1 if self.logged_upto is None else self.logged_upto
         self.flushed_upto = max(after, 0)
         if after < 0:
-            self.pending.append(0)
+            self.add(0)
         for step in range(max(after + 1, 1), self.resume_step + 1):
             super().on_step(step, curves)  # steps the checkpoint has and the store lacks
 
     def on_step(self, step: int, curves: Curves) -> None:
         if step > self.flushed_upto:
             super().on_step(step, curves)
-
-    def flush(self) -> None:
-        if self.curves is None:
-            return
-        steps_per_call = max(1, BATCH_POINTS // len(self.curves.columns))
-        pending, self.pending = self.pending, []
-        for start in range(0, len(pending), steps_per_call):
-            self.pending = pending[start : start + steps_per_call]
-            try:
-                super().flush()
-            except BaseException:
-                self.pending = pending[start:]  # still to send, by whoever flushes next
-                raise
 
     def on_checkpoint(self, state: TrainState) -> None:
         self.flush()  # first the metrics up to this step, then the state that follows them
