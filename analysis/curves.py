@@ -2,10 +2,12 @@
 
 Each job run stores its full-resolution curves as a wide parquet artifact
 (``curves/curves.parquet``: a ``step`` column and one column per metric). A local artifact
-store is read in place; any other (``mlflow-artifacts:``, ``s3:``, ...) is downloaded with
-:func:`mlflow.artifacts.download_artifacts`, runs in parallel threads. A run without the
-artifact falls back to its MLflow metric history. Only recorded points are kept (NaN cells of
-the wide table are dropped); ``inf`` from a diverging run is kept.
+store is read in place, run after run; any other (``mlflow-artifacts:``, ``s3:``, ...) is
+downloaded with :func:`mlflow.artifacts.download_artifacts`, runs in parallel threads. The
+files are read with pyarrow, not pandas (a DataFrame per run cost more than the read), and the
+long table is built with numpy. A run without the artifact falls back to its MLflow metric
+history. Only recorded points are kept (NaN cells of the wide table are dropped); ``inf`` from
+a diverging run is kept.
 
 Dtypes are compact: ``run_id`` and ``metric`` are categoricals, ``step`` is int32 (int64 past
 2**31); ``value`` stays float64 so values round-trip exactly.
@@ -25,6 +27,8 @@ from urllib.request import url2pathname
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from mlflow import MlflowClient
 
 from analysis import contract as c
@@ -35,6 +39,7 @@ __all__ = [
     "load_curves",
     "load_metric_history",
     "load_wide_curves",
+    "read_wide_curves",
     "to_local_path",
     "to_long_table",
     "to_series",
@@ -60,8 +65,11 @@ def load_curves(
                 return load_metric_history(client, run_id)
             return to_series(wide)
 
-        with ThreadPoolExecutor(max_workers=max_workers) as pool:
-            series = list(pool.map(load_one, rows))
+        if all(to_local_path(artifact_uri) for _, artifact_uri in rows):
+            series = [load_one(row) for row in rows]  # threads would only contend for the GIL
+        else:
+            with ThreadPoolExecutor(max_workers=max_workers) as pool:
+                series = list(pool.map(load_one, rows))
     if metrics is not None:
         series = [{key: s[key] for key in metrics if key in s} for s in series]
     return to_long_table([run_id for run_id, _ in rows], series)
@@ -85,12 +93,12 @@ def to_local_path(artifact_uri: str) -> Path | None:
 
 def load_wide_curves(
     artifact_uri: str, tracking_uri: str | None = None, dst: Path | None = None
-) -> pd.DataFrame | None:
+) -> pa.Table | None:
     """A run's wide ``curves.parquet`` (read in place when local, else downloaded), or None."""
     local = to_local_path(artifact_uri)
     if local is not None:
         path = local / c.CURVES_ARTIFACT
-        return pd.read_parquet(path) if path.is_file() else None
+        return read_wide_curves(path) if path.is_file() else None
     try:
         path = mlflow.artifacts.download_artifacts(
             artifact_uri=f"{artifact_uri.rstrip('/')}/{c.CURVES_ARTIFACT}",
@@ -99,12 +107,19 @@ def load_wide_curves(
         )
     except mlflow.MlflowException:
         return None
-    wide = pd.read_parquet(path)
+    wide = read_wide_curves(path)
     Path(path).unlink(missing_ok=True)
     return wide
 
 
-def to_series(wide: pd.DataFrame) -> Series:
+def read_wide_curves(path: str | Path) -> pa.Table:
+    """A wide curves file as a pyarrow Table, without the DataFrame index pandas may have stored."""
+    table = pq.ParquetFile(path).read(use_threads=False)  # a small file: threads cost more
+    index = (table.schema.pandas_metadata or {}).get("index_columns", [])
+    return table.drop_columns([name for name in index if isinstance(name, str)])
+
+
+def to_series(wide: pd.DataFrame | pa.Table) -> Series:
     """Split a wide curves table into ``{metric: (steps, values)}``, dropping unrecorded (NaN).
 
     >>> wide = pd.DataFrame({"step": [0, 1, 2], "train_loss": [np.nan, 2.0, 1.0]})
@@ -112,12 +127,14 @@ def to_series(wide: pd.DataFrame) -> Series:
     >>> steps.tolist(), values.tolist()
     ([1, 2], [2.0, 1.0])
     """
-    steps = wide["step"].to_numpy(dtype=np.int64)
+    if isinstance(wide, pd.DataFrame):
+        wide = pa.Table.from_pandas(wide, preserve_index=False)
+    steps = wide.column("step").to_numpy().astype(np.int64, copy=False)
     series = {}
-    for column in wide.columns:
+    for column in wide.column_names:
         if column == "step":
             continue
-        values = wide[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        values = wide.column(column).to_numpy().astype(np.float64, copy=False)  # null → NaN
         recorded = ~np.isnan(values)
         series[column] = (steps[recorded], values[recorded])
     return series
@@ -143,11 +160,20 @@ def to_long_table(run_ids: Sequence[str], series: Sequence[Series]) -> pd.DataFr
     {'run_id': ['a', 'a'], 'step': [0, 10], 'metric': ['val_loss', 'val_loss'], 'value': [2.0, 1.0]}
     """
     metrics = _metric_order({key for s in series for key in s})
-    codes = {metric: code for code, metric in enumerate(metrics)}
-    parts = list(_iter_parts(series, metrics, codes))
-    run_codes, metric_codes, steps, values = (
-        np.concatenate([p[i] for p in parts]) if parts else np.array([], dtype=dt)
-        for i, dt in enumerate((np.int32, np.int16, np.int64, np.float64))
+    parts = [
+        (run_code, metric_code, *run_series[metric])
+        for run_code, run_series in enumerate(series)
+        for metric_code, metric in enumerate(metrics)
+        if metric in run_series
+    ]
+    sizes = [part[2].size for part in parts]
+    run_codes = np.repeat(np.array([part[0] for part in parts], dtype=np.int32), sizes)
+    metric_codes = np.repeat(np.array([part[1] for part in parts], dtype=np.int16), sizes)
+    steps, values = (
+        np.concatenate([part[i] for part in parts]).astype(dt, copy=False)
+        if parts
+        else np.array([], dtype=dt)
+        for i, dt in ((2, np.int64), (3, np.float64))
     )
     step_dtype = np.int32 if steps.size == 0 or steps.max() < 2**31 else np.int64
     return pd.DataFrame(
@@ -156,24 +182,9 @@ def to_long_table(run_ids: Sequence[str], series: Sequence[Series]) -> pd.DataFr
             "step": steps.astype(step_dtype),
             "metric": pd.Categorical.from_codes(metric_codes, categories=metrics),
             "value": values,
-        }
+        },
+        copy=False,
     )
-
-
-def _iter_parts(
-    series: Sequence[Series], metrics: list[str], codes: dict[str, int]
-) -> Iterator[tuple[np.ndarray, ...]]:
-    for run_code, run_series in enumerate(series):
-        for metric in metrics:
-            if metric not in run_series:
-                continue
-            steps, values = run_series[metric]
-            yield (
-                np.full(steps.size, run_code, dtype=np.int32),
-                np.full(steps.size, codes[metric], dtype=np.int16),
-                steps,
-                values,
-            )
 
 
 def _metric_order(keys: set[str]) -> list[str]:

@@ -174,6 +174,8 @@ def to_runs_table(runs: Iterable[Run]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=[*_INFO_COLUMNS, *_DERIVED_COLUMNS])
     table = pd.DataFrame.from_records(rows)
+    for column in ("start_time", "end_time"):  # one conversion, not one per run
+        table[column] = pd.to_datetime(table[column], unit="ms")
     param_keys = sorted({key for run_row in rows for key in run_row["_params"]})
     table = table.drop(columns="_params")
     table[param_keys] = to_numeric_params(table[param_keys])
@@ -203,8 +205,8 @@ def _to_row(run: Run) -> dict:
         "run_id": info.run_id,
         "run_name": info.run_name,
         "status": info.status,
-        "start_time": pd.to_datetime(info.start_time, unit="ms"),
-        "end_time": pd.to_datetime(info.end_time, unit="ms") if info.end_time else pd.NaT,
+        "start_time": info.start_time,
+        "end_time": info.end_time or None,
         "artifact_uri": info.artifact_uri,
         "_params": dict(data.params),
     }
@@ -255,8 +257,7 @@ def _with_derived(table: pd.DataFrame, param_keys: list[str]) -> pd.DataFrame:
     col = _column_or_missing
     table["optimizer"] = col(table, f"tag.{c.OPTIMIZER_TAG}").fillna(col(table, "optimizer.name"))
     table["label"] = col(table, f"tag.{c.LABEL_TAG}").fillna(table["optimizer"])
-    fallback_group = table[[k for k in param_keys if k != "seed"]].apply(_hash_row, axis=1)
-    table["group"] = col(table, f"tag.{c.GROUP_TAG}").fillna(fallback_group)
+    table["group"] = _group(table, param_keys)
     table["seed"] = col(table, "seed")
     flag = col(table, f"tag.{c.DIVERGED_TAG}").astype("string").str.lower() == "true"
     metric = pd.to_numeric(col(table, "metric.diverged"), errors="coerce") == 1
@@ -275,6 +276,16 @@ def _column_or_missing(table: pd.DataFrame, column: str) -> pd.Series:
     if column in table.columns:
         return table[column]
     return pd.Series(pd.NA, index=table.index, dtype="object")
+
+
+def _group(table: pd.DataFrame, param_keys: list[str]) -> pd.Series:
+    """The group tag; a hash of the params but the seed only for runs without one (a slow apply)."""
+    group = _column_or_missing(table, f"tag.{c.GROUP_TAG}")
+    missing = group.isna()
+    if not missing.any():
+        return group
+    params = table.loc[missing, [key for key in param_keys if key != "seed"]]
+    return group.fillna(params.apply(_hash_row, axis=1))
 
 
 def _hash_row(row: pd.Series) -> str:
