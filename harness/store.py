@@ -158,6 +158,9 @@ def prepare_store(uri: str | None, experiment: str) -> tuple[str, str]:
     check_writable(uri)
     from mlflow.tracking import MlflowClient
 
+    if sqlite_path(uri) is not None:  # its ~0.6 s import outside the lock that parallel jobs share
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+
     with store_lock(uri):
         client = MlflowClient(tracking_uri=uri)
         found = client.get_experiment_by_name(experiment)

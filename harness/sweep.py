@@ -11,6 +11,7 @@ jobs already FINISHED are skipped by config hash (``harness.job``).
 from __future__ import annotations
 
 import atexit
+import copy
 import hashlib
 import json
 import sys
@@ -63,19 +64,89 @@ def sweep_key(config: DictConfig, jobs: list[list[str]] | None) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def validate_jobs(config_name: str | None, jobs: list[list[str]]) -> None:
-    """Compose and check every job's config now, so a bad one fails before any run exists."""
-    from hydra import compose
+#: Jobs ``validate_jobs`` has passed in this process (the sweeper asks again: see its plugin).
+_VALID: set[tuple[str | None, ...]] = set()
 
-    from harness.app import to_config
-    from harness.config import ConfigError
+
+def validate_jobs(config_name: str | None, jobs: list[list[str]]) -> None:
+    """Check every job's config now, so a bad one fails before any run exists.
+
+    Composing costs ~0.1 s a job, nearly all of it the defaults tree, which only the config-group
+    choices shape. So each distinct set of choices is composed once, and each job's plain value
+    overrides are applied to a copy of it by the function Hydra applies them with after composing:
+    the same config and the same first error as composing the job whole.
+    """
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     from harness.errors import one_line
 
+    loader = GlobalHydra.instance().config_loader()
+    _, repo = loader._parse_overrides_and_create_caching_repo(config_name, [])
+    parser = OverridesParser.create()
+    composed: dict[tuple[str, ...], DictConfig | None] = {}
     for overrides in jobs:
+        job = (config_name, *overrides)
+        if job in _VALID:
+            continue
         try:
-            to_config(compose(config_name=config_name, overrides=overrides))
-        except (ConfigError, Exception) as error:
+            choices, values = _split_overrides(parser.parse_overrides(overrides), repo)
+            _check_job(config_name, overrides, choices, values, composed)
+        except Exception as error:
             raise SweepAbort(one_line(error), 2) from error
+        _VALID.add(job)
+
+
+def _check_job(
+    config_name: str | None,
+    overrides: list[str],
+    choices: tuple[str, ...],
+    values: list,
+    composed: dict[tuple[str, ...], DictConfig | None],
+) -> None:
+    """One job: its choices composed (once, kept in ``composed``), its values applied, checked."""
+    from hydra import compose
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.errors import ConfigCompositionException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from harness.app import to_config
+
+    if choices not in composed:
+        try:
+            composed[choices] = compose(config_name=config_name, overrides=list(choices))
+        except Exception:
+            composed[choices] = None
+    if composed[choices] is None:  # composed whole: its first error may be in `values`
+        to_config(compose(config_name=config_name, overrides=overrides))
+        return
+    cfg = copy.deepcopy(composed[choices])
+    try:
+        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+    except OmegaConfBaseException as error:  # wrapped as Hydra's load_configuration does
+        raise ConfigCompositionException() from error
+    to_config(cfg)
+
+
+def _split_overrides(overrides: list, repo) -> tuple[tuple[str, ...], list]:
+    """(what Hydra composes the defaults from, plain value overrides it applies afterwards).
+
+    A plain value override is what Hydra's ``Overrides`` puts in ``config_overrides`` (a dict or
+    a key that is no config group), outside ``hydra``; sweeps are left to Hydra to refuse. A job
+    that names ``hydra.searchpath`` changes where groups are found: it is composed whole.
+    """
+    if any(o.key_or_group == "hydra.searchpath" for o in overrides):
+        return tuple(o.input_line for o in overrides), []
+    choices, values = [], []
+    for override in overrides:
+        key = override.key_or_group
+        plain = isinstance(override.value(), dict) or not repo.group_exists(key)
+        of_hydra = key == "hydra" or override.is_hydra_override()
+        if plain and not of_hydra and not override.is_sweep_override():
+            values.append(override)
+        else:
+            choices.append(override.input_line)
+    return tuple(choices), values
 
 
 class SweepCallback(Callback):
@@ -87,8 +158,9 @@ class SweepCallback(Callback):
         from harness.store import prepare_store, redact
 
         jobs = job_overrides(config)
-        if jobs is not None:
-            validate_jobs(kwargs.get("config_name"), jobs)
+        if jobs is not None:  # composed as the launcher will: Hydra's own overrides first
+            hydra_overrides = list(config.hydra.overrides.hydra)
+            validate_jobs(kwargs.get("config_name"), [[*hydra_overrides, *j] for j in jobs])
         for stale in (SWEEP_FILE, PROGRESS_FILE):  # a relaunch into the same folder counts afresh
             (sweep_folder(config) / stale).unlink(missing_ok=True)
         if not config.tracking.enabled:
