@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 
+import harness.data.digits as digits
 import harness.data.mnist1d_local as mnist1d_local
 from harness.data import DATASETS, Dataset, dataset_options, load_dataset
 
@@ -367,3 +368,20 @@ def test_every_loader_takes_seed_val_fraction_and_standardize():
         assert {"seed", "val_fraction"} <= set(inspect.signature(loader).parameters)
         assert "standardize" in dataset_options(name)
     assert dataset_options("linreg")["standardize"] is False
+
+
+def test_digits_are_cached_and_read_back_equal_to_scikit_learns(cache_dir):
+    from sklearn.datasets import load_digits as sklearn_load_digits
+
+    first = load_dataset("digits")
+    (cached,) = cache_dir.glob("digits-sklearn*.npz")
+    mtime = cached.stat().st_mtime_ns
+    X, y = digits.cached_digits()
+    expected_X, expected_y = sklearn_load_digits(return_X_y=True)
+    np.testing.assert_array_equal(X, expected_X)
+    np.testing.assert_array_equal(y, expected_y)
+    assert X.dtype == expected_X.dtype and y.dtype == expected_y.dtype
+    assert_same_dataset(load_dataset("digits"), first)
+    assert cached.stat().st_mtime_ns == mtime, "read back, not written again"
+    cached.write_bytes(b"not an npz")
+    assert_same_dataset(load_dataset("digits"), first)  # an unreadable file is replaced

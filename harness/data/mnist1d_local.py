@@ -5,43 +5,28 @@ generator reseeds and draws from the *global* numpy and ``random`` RNGs, so it r
 ``isolated_global_rng``, which restores both states afterwards (other threads drawing from
 the global RNGs at the same moment would still interleave; the harness has none).
 
-Generating the default 5000 samples takes about 4 s, so the result is cached under
-``$OPTLAB_CACHE_DIR`` (default ``~/.cache/optimizer-lab``) as ``mnist1d-<key>.npz``, the
-key hashing the generator arguments and the package version. Files are written to a
-temporary name and moved into place with ``os.replace``, so parallel jobs never read a
-half-written file; an unreadable cache file is regenerated.
+Generating the default 5000 samples takes about 4 s, so the result is cached
+(``harness.data.cache``) as ``mnist1d-<key>.npz``, the key hashing the generator arguments
+and the package version; an unreadable cache file is regenerated.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import tempfile
-import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import version
-from pathlib import Path
 
 import numpy as np
 
+from harness.data.cache import cache_dir, read_npz, save_npz_atomic
 from harness.data.checks import check_bool, check_fraction, check_int
 from harness.data.dataset import Dataset
 from harness.data.prepare import build_dataset, seeded_rngs
 
-CACHE_ENV = "OPTLAB_CACHE_DIR"
 CACHE_FORMAT = 1
-
-
-def cache_dir() -> Path:
-    """Where cached data sets live: ``$OPTLAB_CACHE_DIR``, else ``~/.cache/optimizer-lab``.
-
-    >>> cache_dir().name != ""
-    True
-    """
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "optimizer-lab")
 
 
 def generator_args(num_samples: int | None, seed: int) -> dict[str, object]:
@@ -98,36 +83,6 @@ def generate_mnist1d(args: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray
         data = make_dataset(ObjectView(dict(args)))
     X = np.concatenate([data["x"], data["x_test"]]).astype(np.float64)
     return X, np.concatenate([data["y"], data["y_test"]]).astype(np.int64)
-
-
-def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
-    """Write ``arrays`` to ``path`` via a temporary file in the same folder and ``os.replace``.
-
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     save_npz_atomic(Path(folder) / "a.npz", x=np.arange(3))
-    ...     sorted(p.name for p in Path(folder).iterdir()), read_npz(Path(folder) / "a.npz")["x"]
-    (['a.npz'], array([0, 1, 2]))
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def read_npz(path: Path) -> dict[str, np.ndarray] | None:
-    """The arrays stored at ``path``, or ``None`` if it is missing or unreadable."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        return None
 
 
 def cached_mnist1d(args: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray]:
