@@ -3,45 +3,19 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import replace
 
 import pytest
 from analysis_fixtures import JobSpec, log_sweep
 from mlflow import MlflowClient
+from tracking_checks import free_port, serving
 
 from analysis.load import load_study
 from analysis.report import write_report
 
 pytestmark = pytest.mark.slow
 STARTUP_SECONDS = 240  # 10-45 s on an idle machine; far more on a busy one
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_healthy(url: str, proc: subprocess.Popen, log_path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"mlflow server exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(
-        f"mlflow server not healthy after {STARTUP_SECONDS} s:\n{log_path.read_text()[-3000:]}"
-    )
 
 
 @pytest.fixture(scope="module")
@@ -66,22 +40,9 @@ def server(tmp_path_factory):
         "1",
     ]
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    log_path = root / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, proc, log_path)
+    with serving(command, url, root / "server.log", STARTUP_SECONDS, env=env, cwd=root):
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def test_remote_store_loads_exactly_what_was_logged(server, tmp_path):

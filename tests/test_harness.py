@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import platform
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +29,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
+from tracking_checks import free_port, serving
 
 from harness import schemas  # noqa: F401  (registers the typed schemas before any compose)
 from harness.app import to_config
@@ -476,12 +475,6 @@ def test_tracking_off_touches_no_store(run_harness, harness_env, tmp_path):
 
 
 # --- the UI ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def fetch(url: str, body: dict | None = None) -> dict:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
@@ -496,28 +489,9 @@ def test_ui_serves_the_embedded_store(launched, store, harness_env, tmp_path):
     port = free_port()
     env = {**harness_env(tmp_path), "OPTLAB_STORE_DIR": str(store.folder)}
     log = tmp_path / "ui.log"
-    with open(log, "w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "harness.ui", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # the server and its workers: one process group to stop
-        )
+    command = [sys.executable, "-m", "harness.ui", "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the UI did not answer /health in 90 s"
-            time.sleep(0.5)
+    with serving(command, base, log, 90, cwd=tmp_path, env=env):
         experiments = fetch(f"{base}/ajax-api/2.0/mlflow/experiments/search?max_results=100")
         found = {e["name"]: e for e in experiments["experiments"]}
         experiment = found["sweep-basic"]
@@ -529,11 +503,4 @@ def test_ui_serves_the_embedded_store(launched, store, harness_env, tmp_path):
         )
         ids = {run["info"]["run_id"] for run in runs["runs"]}
         assert parent.info.run_id in ids and len(ids) == 5
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
     assert f"{base}/#/experiments?workflowType=machine_learning" in log.read_text()

@@ -7,10 +7,7 @@ four jobs logging to it through HTTP. Read back through the server, as a teammat
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -24,21 +21,16 @@ from tracking_checks import (
     PROJECT,
     assert_full_curves,
     assert_one_finished_run_per_job,
+    free_port,
     run_harness,
     runs_of,
+    serving,
     statuses,
     user_env,
-    wait_until,
 )
 
 ADMIN_URI = "postgresql://optlab:optlab@127.0.0.1:5432/optlab"
 SECRET = "s3cr3t-in-the-uri"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -77,29 +69,9 @@ def server(database, tmp_path_factory):
     env = {**user_env(folder), "OPTLAB_SERVER_DB": database}
     command = [sys.executable, "-m", "harness.server", "--port", str(port)]
     command += ["--artifacts", str(folder / "artifacts")]
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
     url = f"http://127.0.0.1:{port}"
-
-    def healthy():
-        if process.poll() is not None:
-            pytest.fail(f"the server exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    wait_until(healthy, "the tracking server to answer", timeout=180)
-    yield url, process.pid, log
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    with serving(command, url, log, 180, env=env) as process:
+        yield url, process.pid, log
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -219,12 +191,8 @@ def test_with_basic_auth_only_logged_in_users_can_log(database, tmp_path):
     env["MLFLOW_AUTH_ADMIN_PASSWORD"] = password
     command = [sys.executable, "-m", "harness.server", "--port", str(port), "--basic-auth"]
     command += ["--artifacts", str(tmp_path / "artifacts")]
-    with open(tmp_path / "server.log", "w") as output:
-        server = subprocess.Popen(
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
+    with serving(command, url, tmp_path / "server.log", 180, env=env) as server:
 
         def status(path: str) -> int | None:
             assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
@@ -236,7 +204,6 @@ def test_with_basic_auth_only_logged_in_users_can_log(database, tmp_path):
             except OSError:
                 return None
 
-        wait_until(lambda: status("/health") == 200, "the server to answer", timeout=180)
         assert status("/api/2.0/mlflow/experiments/search?max_results=1") == 401
         job_env = user_env(
             tmp_path, MLFLOW_TRACKING_USERNAME="admin", MLFLOW_TRACKING_PASSWORD=password
@@ -251,7 +218,3 @@ def test_with_basic_auth_only_logged_in_users_can_log(database, tmp_path):
             del os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"]
         assert run.info.status == "FINISHED"
         assert password not in str(run.data.params) + str(run.data.tags)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
-        server.wait()

@@ -11,11 +11,9 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 import warnings
 from collections import Counter
@@ -24,6 +22,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
+from tracking_checks import free_port, serving
 
 from harness import schemas  # noqa: F401  (registers the typed schemas before any compose)
 
@@ -56,12 +55,6 @@ def slurm() -> str:
             pytest.fail(reason)
         pytest.skip(reason)
     return output.strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 POSTGRES = f"postgresql://optlab:optlab@127.0.0.1:{os.environ.get('PGPORT', '5432')}"
@@ -113,33 +106,13 @@ def tracking_server(tmp_path_factory):
         command += ["--backend-store-uri", f"sqlite:///{root / 'server.db'}"]
         command += ["--artifacts-destination", str(root / "artifacts")]
         command += ["--host", "127.0.0.1", "--port", str(port)]
-    log_path = root / "server.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True
-        )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(url, server, log_path)
-        yield url
+        with serving(command, url, root / "server.log", 180, env=env, cwd=root):
+            yield url
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
         if database is not None:
             postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the tracking server exited:\n{log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"the tracking server at {url} did not answer in 180 s")
 
 
 def sweep_command(folder: Path, uri: str, study: str, *overrides: str) -> list[str]:

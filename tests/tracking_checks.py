@@ -11,12 +11,14 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,54 @@ import pytest
 from mlflow import MlflowClient
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(
+    command: list[str], url: str, log_path: Path, timeout: float = 240, **popen
+) -> Iterator[subprocess.Popen]:
+    """Start an MLflow server (``command``) in its own process group, logging to ``log_path``;
+    yield it once ``url/health`` answers 200 (10-45 s idle, far more on a busy machine); stop
+    the whole group at exit."""
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **popen
+        )
+    try:
+        wait_healthy(url, process, log_path, timeout)
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
+    """Return when ``url/health`` answers 200; fail with the log's tail if the server dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(
+        f"the server at {url} did not answer in {timeout:.0f} s:\n{log_path.read_text()[-3000:]}"
+    )
 
 
 def user_env(folder: Path, **extra: str) -> dict[str, str]:
