@@ -67,7 +67,7 @@ class MlflowSink:
 
     def __init__(self, client, run_id: str, stride: int):
         self.client, self.run_id, self.stride = client, run_id, stride
-        self.pending: list[int] = []
+        self.pending: dict[int, list[tuple[str, float]]] = {}  # step → the values it sends
         self.pending_points = 0
         self.flushed_upto = 0
         self.flushed_at = time.monotonic()
@@ -92,9 +92,9 @@ class MlflowSink:
                 self.flush()
 
     def add(self, step: int) -> None:
-        """Queue ``step``'s values for the next ``log_batch``."""
-        self.pending.append(step)
-        self.pending_points += len(self._values(step))
+        """Queue ``step``'s values (final once the step is done) for the next ``log_batch``."""
+        self.pending[step] = values = self._values(step)
+        self.pending_points += len(values)
 
     def _evaluated(self, curves: Curves, step: int) -> bool:
         """Did the loop evaluate at ``step``? (Every evaluation is logged, whatever the stride.)"""
@@ -125,8 +125,8 @@ class MlflowSink:
             return
         now = int(time.time() * 1000)
         calls: list[tuple[list[int], list]] = [([], [])]  # (steps carried, values)
-        for step in self.pending:
-            values = [Metric(name, value, now, step) for name, value in self._values(step)]
+        for step, pairs in self.pending.items():
+            values = [Metric(name, value, now, step) for name, value in pairs]
             if calls[-1][1] and len(calls[-1][1]) + len(values) > BATCH_POINTS:
                 calls.append(([], []))
             calls[-1][0].append(step)
@@ -142,7 +142,8 @@ class MlflowSink:
                 )
             if steps:
                 self.flushed_upto = max(self.flushed_upto, steps[-1])
-                del self.pending[: len(steps)]
+                for step in steps:
+                    del self.pending[step]
         self.pending_points = 0
         self.flushed_at = time.monotonic()
 
