@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import replace
 
 import pytest
 from analysis_fixtures import JobSpec, log_sweep
 from mlflow import MlflowClient
-from tracking_checks import free_port, serving
+from tracking_checks import free_port, mlflow_server_command, serving
 
 from analysis.load import load_study
 from analysis.report import write_report
@@ -23,22 +22,7 @@ def server(tmp_path_factory):
     """A ``mlflow server`` on a free loopback port, stopped (its process group) at teardown."""
     root = tmp_path_factory.mktemp("server")
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{root / 'server.db'}",
-        "--artifacts-destination",
-        str(root / "artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
+    command = mlflow_server_command(root, port)
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     url = f"http://127.0.0.1:{port}"
     with serving(command, url, root / "server.log", STARTUP_SECONDS, env=env, cwd=root):

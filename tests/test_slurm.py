@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
-from tracking_checks import free_port, serving
+from tracking_checks import free_port, mlflow_server_command, serving
 
 from harness import schemas  # noqa: F401  (registers the typed schemas before any compose)
 
@@ -102,10 +102,7 @@ def tracking_server(tmp_path_factory):
         warnings.warn(
             "no PostgreSQL team server here: testing against a plain mlflow server", stacklevel=2
         )
-        command = [sys.executable, "-m", "mlflow", "server", "--workers", "1"]
-        command += ["--backend-store-uri", f"sqlite:///{root / 'server.db'}"]
-        command += ["--artifacts-destination", str(root / "artifacts")]
-        command += ["--host", "127.0.0.1", "--port", str(port)]
+        command = mlflow_server_command(root, port)
     url = f"http://127.0.0.1:{port}"
     try:
         with serving(command, url, root / "server.log", 180, env=env, cwd=root):

@@ -35,6 +35,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def mlflow_server_command(folder: Path, port: int) -> list[str]:
+    """A plain ``mlflow server`` on loopback: SQLite and artifacts in ``folder``, one worker."""
+    command = [sys.executable, "-m", "mlflow", "server", "--workers", "1"]
+    command += ["--backend-store-uri", f"sqlite:///{folder / 'server.db'}"]
+    command += ["--artifacts-destination", str(folder / "artifacts")]
+    return command + ["--host", "127.0.0.1", "--port", str(port)]
+
+
 @contextlib.contextmanager
 def serving(
     command: list[str], url: str, log_path: Path, timeout: float = 240, **popen
