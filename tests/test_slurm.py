@@ -160,17 +160,18 @@ def slurm_array(output: str) -> str:
     return found.group(1)
 
 
-def sacct_states(job_id: str) -> list[str]:
+def sacct_states(job_id: str, records: int) -> list[str]:
     """Every record Slurm accounting keeps of the job (or array), requeued attempts included,
-    once all have ended (a job's process may still be exiting when its result is in)."""
+    once ``records`` of them are in and all have ended. slurmctld sends records to slurmdbd
+    on its own time, so a task that finished may still be missing from ``sacct`` (and a job's
+    process may still be exiting) when its result is in."""
     command = ["sacct", "-D", "-X", "-n", "-P", "-j", job_id, "-o", "JobID,State"]
     deadline = time.monotonic() + 60
     while True:
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         states = sorted(line for line in done.stdout.splitlines() if line)
-        if time.monotonic() > deadline or not any(
-            s.endswith(("|RUNNING", "|PENDING", "|COMPLETING")) for s in states
-        ):
+        ended = not any(s.endswith(("|RUNNING", "|PENDING", "|COMPLETING")) for s in states)
+        if time.monotonic() > deadline or (ended and len(states) >= records):
             return states
         time.sleep(1)
 
@@ -253,7 +254,7 @@ def test_a_study_sweep_on_slurm_tracks_every_job_under_one_parent(slurm, store, 
 
     assert code == 0, output
     assert "sweep done: 4 finished, 0 skipped, 0 failed" in output
-    assert sacct_states(slurm_array(output)) == [
+    assert sacct_states(slurm_array(output), 4) == [
         f"{slurm_array(output)}_{i}|COMPLETED" for i in range(4)
     ]
     (parent,), jobs = runs_of(uri, "stall")
@@ -282,7 +283,7 @@ def test_a_cancelled_job_fails_the_sweep_and_the_same_command_runs_only_that_job
     assert code == 1, output
     assert f"slurm job {long_job} ended CANCELLED" in output
     assert "sweep done: 3 finished, 0 skipped, 1 failed" in output
-    assert f"{long_job}|CANCELLED by 0" in sacct_states(slurm_array(output))
+    assert f"{long_job}|CANCELLED by 0" in sacct_states(slurm_array(output), 4)
     (parent,), jobs = runs_of(uri, "cancel")
     assert parent.info.status == "FAILED"
     assert Counter(r.info.status for r in jobs) == {"FINISHED": 3, "KILLED": 1}
@@ -322,7 +323,7 @@ def test_a_requeued_job_resumes_from_its_checkpoint_in_its_own_run(slurm, tmp_pa
 
     assert code == 0, output
     assert "sweep done: 1 finished, 0 skipped, 0 failed" in output
-    states = sacct_states(job)
+    states = sacct_states(job, 2)
     assert f"{job}|REQUEUED" in states and f"{job}|COMPLETED" in states, states
     log = next((tmp_path / "sweep" / ".submitit" / job).glob("*_log.err")).read_text()
     assert "Caught signal SIGUSR2" in log
