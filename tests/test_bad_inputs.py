@@ -116,6 +116,7 @@ def outcomes(tmp_path_factory, run_harness) -> dict[str, Outcome]:
         folder = tmp_path_factory.mktemp(case.id)
         return Outcome(folder, run_harness(folder, *case.arguments(folder), timeout=300))
 
+    tmp_path_factory.getbasetemp()  # made once here: threads making it at once make two
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(zip([c.id for c in CASES], pool.map(run, CASES), strict=True))
 
