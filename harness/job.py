@@ -43,7 +43,7 @@ from harness.tracking import (
     run_name,
     run_tags,
 )
-from harness.train import TrainResult, train
+from harness.train import TrainResult, job_dataset, train
 
 
 class Terminated(BaseException):
@@ -119,6 +119,7 @@ def run_job(
 ) -> JobOutcome:
     """Run ``cfg`` as one tracked job (or untracked when ``tracking.enabled`` is false)."""
     started = time.perf_counter()
+    job_dataset(cfg)  # a batch larger than the data fails here, before any store or run
     name = run_name(cfg)
     progress = ProgressSink(cfg.trainer.steps, name, enabled=cfg.trainer.progress)
     if not cfg.tracking.enabled:

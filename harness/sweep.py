@@ -69,7 +69,8 @@ _VALID: set[tuple[str | None, ...]] = set()
 
 
 def validate_jobs(config_name: str | None, jobs: list[list[str]]) -> None:
-    """Check every job's config now, so a bad one fails before any run exists.
+    """Check every job's config, and that its batch fits its data, now, so a bad one fails
+    before any run exists.
 
     Composing costs ~0.1 s a job, nearly all of it the defaults tree, which only the config-group
     choices shape. So each distinct set of choices is composed once, and each job's plain value
@@ -111,6 +112,7 @@ def _check_job(
     from omegaconf.errors import OmegaConfBaseException
 
     from harness.app import to_config
+    from harness.train import job_dataset
 
     if choices not in composed:
         try:
@@ -118,14 +120,14 @@ def _check_job(
         except Exception:
             composed[choices] = None
     if composed[choices] is None:  # composed whole: its first error may be in `values`
-        to_config(compose(config_name=config_name, overrides=overrides))
+        job_dataset(to_config(compose(config_name=config_name, overrides=overrides)))
         return
     cfg = copy.deepcopy(composed[choices])
     try:
         ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
     except OmegaConfBaseException as error:  # wrapped as Hydra's load_configuration does
         raise ConfigCompositionException() from error
-    to_config(cfg)
+    job_dataset(to_config(cfg))
 
 
 def _split_overrides(overrides: list, repo) -> tuple[tuple[str, ...], list]:

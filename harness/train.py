@@ -7,6 +7,8 @@ arrays, so the loop's own bookkeeping costs a few array writes per step.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from harness.config import Config
+from harness.config import Config, ConfigError, DatasetConfig
 from harness.curves import Curves
 from harness.data import Dataset, load_dataset
 from harness.models import build_model
@@ -97,22 +99,9 @@ class Job:
 def build_job(cfg: Config) -> Job:
     """Build data, model, optimizer and RNGs from ``cfg``; the seed drives init and sampling."""
     init_seq, sample_seq = np.random.SeedSequence(cfg.seed).spawn(2)
-    dataset = None
+    dataset = job_dataset(cfg)
     n_features = n_classes = None
-    if cfg.dataset.name != "none":
-        dataset = load_dataset(
-            cfg.dataset.name,
-            seed=cfg.dataset.seed,
-            val_fraction=cfg.dataset.val_fraction,
-            **cfg.dataset.options(),
-        )
-        if cfg.dataset.shift_step is not None:
-            dataset = dataset.with_shift(
-                cfg.dataset.shift_step,
-                cfg.dataset.shift_kind,
-                cfg.dataset.shift_factor,
-                seed=cfg.dataset.seed,
-            )
+    if dataset is not None:
         n_features, n_classes = dataset.n_features, dataset.n_classes
     model = build_model(
         cfg.model.name, n_features=n_features, n_classes=n_classes, **cfg.model.options()
@@ -120,6 +109,37 @@ def build_job(cfg: Config) -> Job:
     params = model.init_params(np.random.default_rng(init_seq))
     optimizer = build_optimizer(cfg.optimizer.name, **cfg.optimizer.hyperparams())
     return Job(dataset, model, optimizer, params, np.random.default_rng(sample_seq))
+
+
+def job_dataset(cfg: Config) -> Dataset | None:
+    """The job's data set, once its batch size is known to fit; ``None`` for a 2-D function.
+
+    Call it before a run exists: some bad configs only the data can show. Data sets are frozen
+    and read-only, so a process keeps the last few it loaded and its next jobs reuse them.
+    """
+    if cfg.dataset.name == "none":
+        return None
+    dataset = _load(type(cfg.dataset), dataclasses.astuple(cfg.dataset))
+    if cfg.trainer.batch_size > dataset.n_train:
+        raise ConfigError(
+            "trainer.batch_size",
+            cfg.trainer.batch_size,
+            f"must be <= {dataset.n_train}, the training rows of dataset {dataset.name!r}",
+        )
+    return dataset
+
+
+@functools.lru_cache(maxsize=4)
+def _load(kind: type[DatasetConfig], values: tuple) -> Dataset:
+    data = kind(*values)
+    dataset = load_dataset(
+        data.name, seed=data.seed, val_fraction=data.val_fraction, **data.options()
+    )
+    if data.shift_step is not None:
+        dataset = dataset.with_shift(
+            data.shift_step, data.shift_kind, data.shift_factor, seed=data.seed
+        )
+    return dataset
 
 
 def curve_columns(job: Job) -> tuple[str, ...]:

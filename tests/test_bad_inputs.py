@@ -76,6 +76,12 @@ CASES = [
     Case("seed-negative", ("seed=-1",), "seed"),
     # models and data that do not fit together
     Case("2d-model-with-data", ("model=rosenbrock",), "dataset"),
+    Case("batch-larger-than-data", ("trainer.batch_size=5000",), "trainer.batch_size"),
+    Case(
+        "batch-larger-than-small-data",
+        ("dataset=spirals", "dataset.n_samples=50", "trainer.batch_size=45"),
+        "trainer.batch_size",
+    ),
     # import strings
     Case("callback-target", ("+hydra.callbacks.x._target_=os.system",), "_target_"),
     Case("optimizer-target", ("optimizer._target_=os.system",), "_target_"),
@@ -99,6 +105,7 @@ CASES = [
     # a sweep in which one job is bad: caught before any job runs
     Case("sweep-one-bad-lr", ("-m", "optimizer.lr=0.1,-1"), "optimizer.lr"),
     Case("sweep-joblib-one-bad-seed", ("-m", "hydra/launcher=joblib", "seed=0,-1"), "seed"),
+    Case("sweep-one-batch-too-large", ("-m", "trainer.batch_size=10,5000"), "trainer.batch_size"),
 ]
 
 

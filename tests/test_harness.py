@@ -384,17 +384,19 @@ def test_diverging_job_finishes_tagged_and_the_sweep_completes(run_harness, stor
 
 def test_failing_job_ends_failed_and_the_rest_of_the_sweep_goes_on(run_harness, store, tmp_path):
     experiment = "fail"
-    # 5000 rows per batch is more than digits' training set: the first job raises
+    # A valid config that fails once running: the first job's 466 TiB model cannot be allocated
+    # (more than a process can address, whatever the machine)
+    too_big = "[1000000000000]"
     process = sweep(
-        run_harness, store, tmp_path, experiment, "optimizer=sgd", "trainer.batch_size=5000,100"
+        run_harness, store, tmp_path, experiment, "optimizer=sgd", f"model.hidden={too_big},[16]"
     )
     assert process.returncode != 0
     assert "1 job(s) failed" in process.stderr
-    runs = by_param(store.jobs(experiment), "trainer.batch_size")
-    failed, fine = runs["5000"], runs["100"]
+    runs = by_param(store.jobs(experiment), "model.hidden")
+    failed, fine = runs[too_big], runs["[16]"]
 
     assert failed.info.status == "FAILED"
-    assert "batch_size" in failed.data.tags["optlab.error"]
+    assert "MemoryError" in failed.data.tags["optlab.error"]
     artifacts = {a.path for a in store.client.list_artifacts(failed.info.run_id)}
     assert {"error.txt", "config.yaml", "overrides.yaml"} <= artifacts
     assert fine.info.status == "FINISHED"
