@@ -10,6 +10,7 @@ True
 
 from __future__ import annotations
 
+from harness.job import IN_SWEEP_TAG as IN_SWEEP_TAG  # + a sweep's parent id: a job it skipped
 from harness.train import EVAL_METRICS, STEP_METRICS
 
 PARENT_TAG = "mlflow.parentRunId"

@@ -113,8 +113,17 @@ def load_runs(
 ) -> pd.DataFrame:
     """The runs table of one sweep's children, or of every job run when ``parent`` is None."""
     if parent is not None:
-        query = f"tags.`{c.PARENT_TAG}` = '{parent.info.run_id}'"
-        runs = iter_runs(client, experiment.experiment_id, query)
+        parent_id = parent.info.run_id
+        sweep_id = parent.data.tags.get(c.SWEEP_ID_TAG, "")
+        children = iter_runs(
+            client, experiment.experiment_id, f"tags.`{c.PARENT_TAG}` = '{parent_id}'"
+        )
+        # the jobs the sweep skipped because they had FINISHED elsewhere (harness.job.join_sweep)
+        joined = iter_runs(
+            client, experiment.experiment_id, f"tags.`{c.IN_SWEEP_TAG}{parent_id}` = '{sweep_id}'"
+        )
+        unique = {run.info.run_id: run for run in (*children, *joined)}
+        runs = sorted(unique.values(), key=lambda run: run.info.start_time)
     else:
         runs = (
             run

@@ -59,6 +59,10 @@ class JobOutcome:
     seconds: float = 0.0
 
 
+#: Prefix of the tag that files a skipped job's run under a later sweep (see ``join_sweep``).
+IN_SWEEP_TAG = "optlab.in_sweep."
+
+
 @dataclass
 class SweepInfo:
     """What the sweep callback tells each job (``harness.sweep``)."""
@@ -87,14 +91,22 @@ def without_password(text: str, uri: str | None) -> str:
     return text
 
 
-def find_finished(client, experiment_id: str, digest: str) -> str | None:
-    """The id of a FINISHED run with this config hash, if the store has one."""
+def find_finished(client, experiment_id: str, digest: str):
+    """A FINISHED run with this config hash, if the store has one."""
     runs = client.search_runs(
         [experiment_id],
         filter_string=f"tags.`optlab.config_hash` = '{digest}' and attributes.status = 'FINISHED'",
         max_results=1,
     )
-    return runs[0].info.run_id if runs else None
+    return runs[0] if runs else None
+
+
+def join_sweep(client, run, sweep: SweepInfo) -> None:
+    """A job this sweep skips because it FINISHED in another sweep (or alone) is still one of
+    this sweep's jobs: its run gets an ``optlab.in_sweep.<parent run id>`` tag, which the
+    analysis of this sweep reads beside the runs that are its children."""
+    if run.data.tags.get("mlflow.parentRunId") != sweep.parent_run_id:
+        client.set_tag(run.info.run_id, IN_SWEEP_TAG + sweep.parent_run_id, sweep.sweep_id)
 
 
 @contextlib.contextmanager
@@ -163,8 +175,10 @@ class _TrackedJob:
         if not self.cfg.tracking.force:
             existing = find_finished(client, self.experiment_id, self.digest)
             if existing:
+                if sweep is not None:
+                    join_sweep(client, existing, sweep)
                 self.tidy()
-                return JobOutcome("SKIPPED", self.name, existing)
+                return JobOutcome("SKIPPED", self.name, existing.info.run_id)
         saved = self.resumable()
         if self.locked:
             self.close_stale_runs(keep=saved.run_id if saved else None)

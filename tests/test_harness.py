@@ -31,6 +31,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 from tracking_checks import free_port, serving
 
+from analysis.load import load_study
 from harness import schemas  # noqa: F401  (registers the typed schemas before any compose)
 from harness.app import to_config
 from harness.config import Function2DConfig
@@ -358,6 +359,31 @@ def test_relaunch_skips_finished_jobs_and_reruns_deleted_failed_or_forced(
     assert "SKIPPED" not in forced.stderr
     new = [run for run in store.jobs(experiment) if run.info.run_id not in before]
     assert sorted(run.data.params["seed"] for run in new) == ["0", "1", "2"]
+
+
+@pytest.mark.slow
+def test_a_wider_sweep_reports_the_jobs_it_skipped_beside_the_ones_it_ran(
+    run_harness, store, tmp_path
+):
+    experiment = "wider"
+    for name in ("narrow", "wide"):
+        (tmp_path / name).mkdir()
+    first = sweep(run_harness, store, tmp_path / "narrow", experiment, "optimizer=sgd", "seed=0,1")
+    assert first.returncode == 0, first.stderr
+    (narrow,) = store.parents(experiment)
+
+    wider = sweep(run_harness, store, tmp_path / "wide", experiment, "optimizer=sgd", "seed=0,1,2")
+    assert wider.returncode == 0, wider.stderr
+    assert wider.stderr.count("SKIPPED") == 2
+    (wide,) = [p for p in store.parents(experiment) if p.info.run_id != narrow.info.run_id]
+    assert len(store.jobs(experiment)) == 3  # nothing ran twice
+
+    latest = load_study(experiment, tracking_uri=store.uri)  # what `analysis.report` reads
+    assert latest.parent.info.run_id == wide.info.run_id
+    assert sorted(latest.runs["seed"]) == [0, 1, 2]
+    assert set(latest.curves["run_id"]) == set(latest.runs["run_id"])
+    earlier = load_study(experiment, sweep=narrow.info.run_id, tracking_uri=store.uri)
+    assert sorted(earlier.runs["seed"]) == [0, 1]  # the first sweep keeps its own jobs
 
 
 def test_diverging_job_finishes_tagged_and_the_sweep_completes(run_harness, store, tmp_path):
