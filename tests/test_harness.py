@@ -254,6 +254,7 @@ def test_help_lists_groups_and_cfg_job_prints_the_composed_config(
         shown, job = pool.map(lambda args: run_harness(tmp_path, *args), commands)
 
     assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("optlab (python -m harness): "), shown.stdout[:200]
     groups_section = shown.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
     listed = dict(line.split(": ", 1) for line in groups_section.splitlines() if ": " in line)
     for group in (*GROUPS, "experiment"):
