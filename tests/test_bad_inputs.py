@@ -90,6 +90,15 @@ CASES = [
         ("+hydra.callbacks={{x:{{_target_:os.makedirs,name:{folder}/" + PLANTED + "}}}}",),
         "hydra.callbacks",
     ),
+    Case(
+        "logging-handler-runs-a-command",  # refused by hydra-core >= 1.3.8's blocklist
+        (
+            "+hydra.job_logging.handlers.x={{class:subprocess.Popen,args:[mkdir,{folder}/"
+            + PLANTED
+            + "]}}",
+        ),
+        "handler 'x'",
+    ),
     Case("config-search-path", ("hydra.searchpath=[file:///tmp]",), "hydra.searchpath"),
     Case("config-dir-flag", ("--config-dir=/tmp",), "--config-dir"),
     # stores that cannot be used
