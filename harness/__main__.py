@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Iterator
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -45,14 +46,21 @@ def hydra_main(cfg: DictConfig) -> str | None:
 FORBIDDEN_KEYS = ("_target_", "_args_", "_partial_", "_recursive_", "_convert_")
 
 
+LOGGING_CONFIGS = ("hydra.job_logging", "hydra.hydra_logging")
+LOGGING_CLASS_KEYS = ("class", "()")  # what logging.config.dictConfig imports and calls
+
+
 def check_no_import_strings(arguments: list[str]) -> None:
     """Refuse overrides that would make Hydra import and call code named on the command line.
 
     Both the key (``optimizer._target_=os.system``) and a dict value
-    (``+hydra.callbacks={x:{_target_:os.makedirs,name:/tmp/x}}``) are checked.
+    (``+hydra.callbacks={x:{_target_:os.makedirs,name:/tmp/x}}``) are checked. In the logging
+    configs, ``class`` and ``()`` may name only the standard library's own logging classes.
     """
     for argument in arguments:
         key, _, value = argument.lstrip("+~").partition("=")
+        if key.startswith(LOGGING_CONFIGS):
+            check_logging_classes(argument, key)
         if key == "hydra.searchpath" or key.startswith("hydra.searchpath."):
             raise ConfigError(
                 key,
@@ -69,6 +77,63 @@ def check_no_import_strings(arguments: list[str]) -> None:
                 "import strings are not allowed: configs name things "
                 "and the harness's registries map names to code",
             )
+
+
+def check_logging_classes(argument: str, key: str) -> None:
+    """Each ``class``/``()`` a logging override names must be a handler, formatter or filter
+    class of ``logging`` or ``logging.handlers`` (looked up there, never imported by name)."""
+    import logging.handlers
+
+    for name, named in _values_under(argument, key, LOGGING_CLASS_KEYS):
+        module, _, attribute = str(named).rpartition(".")
+        found = {"logging": logging, "logging.handlers": logging.handlers}.get(module)
+        kind = getattr(found, attribute, None) if found else None
+        if not (
+            isinstance(kind, type)
+            and issubclass(kind, logging.Handler | logging.Formatter | logging.Filter)
+        ):
+            raise ConfigError(
+                name,
+                named,
+                "logging configs may name only logging's own handler, formatter and filter "
+                "classes (logging.* or logging.handlers.*); choose a hydra/job_logging preset "
+                "for others",
+            )
+
+
+def _values_under(argument: str, key: str, wanted: tuple[str, ...]) -> list[tuple[str, object]]:
+    """(dotted key, value) of every ``wanted`` key in the override, in its key or its value."""
+    if key.split(".")[-1] in wanted:
+        return [(key, argument.partition("=")[2])]
+    return [(f"{path}.{k}", v) for path, k, v in _dict_entries(argument, key) if k in wanted]
+
+
+def _dict_entries(argument: str, key: str) -> Iterator[tuple[str, str, object]]:
+    """(dotted path, key, value) of every dict entry inside the override's value, sweeps
+    included (none if the value does not parse)."""
+    pending = [(key, _parsed_value(argument))]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, dict):
+            for child, inner in value.items():
+                yield path, str(child), inner
+                pending.append((f"{path}.{child}", inner))
+        elif isinstance(value, list | tuple):
+            pending.extend((path, inner) for inner in value)
+        elif isinstance(getattr(value, "list", None), list):  # a choice sweep: a,b or choice(a,b)
+            pending.extend((path, inner) for inner in value.list)
+
+
+def _parsed_value(argument: str):
+    """The override's value as Hydra parses it (``None`` if it does not parse)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    try:
+        (override,) = OverridesParser.create().parse_overrides([argument])
+    except OverrideParseException:
+        return None  # Hydra reports it, in one line, when it parses the overrides itself
+    return override.value()
 
 
 CONFIG_FOLDER_FLAGS = ("-cd", "--config-dir", "-cp", "--config-path")
@@ -89,24 +154,7 @@ def check_no_outside_configs(arguments: list[str]) -> None:
 
 def _value_keys(argument: str) -> set[str]:
     """Every dict key inside an override's value, sweeps included (none if it does not parse)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import OverrideParseException
-
-    try:
-        (override,) = OverridesParser.create().parse_overrides([argument])
-    except OverrideParseException:
-        return set()  # Hydra reports it, in one line, when it parses the overrides itself
-    keys, pending = set(), [override.value()]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, dict):
-            keys.update(map(str, value))
-            pending.extend(value.values())
-        elif isinstance(value, list | tuple):
-            pending.extend(value)
-        elif isinstance(getattr(value, "list", None), list):  # a choice sweep: a,b or choice(a,b)
-            pending.extend(value.list)
-    return keys
+    return {k for _, k, _ in _dict_entries(argument, "")}
 
 
 def main() -> None:

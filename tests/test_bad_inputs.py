@@ -91,13 +91,23 @@ CASES = [
         "hydra.callbacks",
     ),
     Case(
-        "logging-handler-runs-a-command",  # refused by hydra-core >= 1.3.8's blocklist
+        "logging-handler-runs-a-command",
         (
             "+hydra.job_logging.handlers.x={{class:subprocess.Popen,args:[mkdir,{folder}/"
             + PLANTED
             + "]}}",
         ),
-        "handler 'x'",
+        "hydra.job_logging.handlers.x.class",
+    ),
+    Case(
+        "logging-class-through-an-alias",  # logging imports os: logging.os.system is os.system
+        ("hydra.job_logging.handlers.console.class=logging.os.system",),
+        "hydra.job_logging.handlers.console.class",
+    ),
+    Case(
+        "logging-factory",
+        ("+hydra.hydra_logging.formatters.simple.()=builtins.exec",),
+        "hydra.hydra_logging.formatters.simple.()",
     ),
     Case("config-search-path", ("hydra.searchpath=[file:///tmp]",), "hydra.searchpath"),
     Case("config-dir-flag", ("--config-dir=/tmp",), "--config-dir"),
