@@ -104,7 +104,7 @@ def check_logging_classes(argument: str, key: str) -> None:
 def _values_under(argument: str, key: str, wanted: tuple[str, ...]) -> list[tuple[str, object]]:
     """(dotted key, value) of every ``wanted`` key in the override, in its key or its value."""
     if key.split(".")[-1] in wanted:
-        return [(key, argument.partition("=")[2])]
+        return [(key, _parsed_value(argument))]  # as Hydra reads it: quotes removed
     return [(f"{path}.{k}", v) for path, k, v in _dict_entries(argument, key) if k in wanted]
 
 

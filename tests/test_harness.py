@@ -493,7 +493,7 @@ def test_a_logging_override_may_name_the_standard_librarys_classes(run_harness, 
         *SMALL,
         "tracking.enabled=false",
         f"hydra.run.dir={tmp_path / 'run'}",
-        "hydra.job_logging.handlers.file.class=logging.handlers.WatchedFileHandler",
+        "hydra.job_logging.handlers.file.class='logging.handlers.WatchedFileHandler'",
         f"hydra.job_logging.handlers.file.filename={log}",
     )
     assert done.returncode == 0, done.stderr
