@@ -5,6 +5,10 @@ Runs ``mlflow server`` against the PostgreSQL database ``$OPTLAB_SERVER_DB`` (de
 serves artifacts itself, from ``<project>/store/server-artifacts``, so clients need no shared
 disk. Jobs log to it with ``tracking.uri=http://127.0.0.1:5000``.
 
+Like ``make ui`` it is light and quiet: no job-runner processes, no line per request unless
+``--access-log``, and on 127.0.0.1 the loopback names as its allowed hosts (``--allowed-hosts``
+replaces them).
+
 It binds 127.0.0.1 unless told otherwise. The server has no authentication of its own: to open
 it to a team, keep it on 127.0.0.1 behind a reverse proxy with TLS and logins, or start it with
 ``--basic-auth`` (MLflow's ``basic-auth`` app); see the README's "Team mode".
@@ -21,7 +25,7 @@ import sys
 from pathlib import Path
 
 from harness.store import PROJECT_ROOT, quiet_mlflow, redact
-from harness.ui import is_loopback, view_url
+from harness.ui import SERVER_ENV, base_url, is_loopback, quiet_options, view_url
 
 DEFAULT_DB = "postgresql://optlab:optlab@127.0.0.1:5432/optlab"
 DEFAULT_ARTIFACTS = PROJECT_ROOT / "store" / "server-artifacts"
@@ -36,11 +40,15 @@ def to_command(args: argparse.Namespace) -> list[str]:
 
     >>> to_command(parse_args(["--port", "5001"]))[3:]  # doctest: +NORMALIZE_WHITESPACE +ELLIPSIS
     ['server', '--serve-artifacts', '--artifacts-destination', '...server-artifacts',
-     '--host', '127.0.0.1', '--port', '5001', '--workers', '1']
+     '--host', '127.0.0.1', '--port', '5001', '--workers', '1', '--uvicorn-opts',
+     '--no-access-log', '--allowed-hosts', 'localhost:5001,127.0.0.1:5001']
+    >>> to_command(parse_args(["--allowed-hosts", "mlflow.example.org"]))[-2:]
+    ['--allowed-hosts', 'mlflow.example.org']
     """
     command = [sys.executable, "-m", "mlflow", "server", "--serve-artifacts"]
     command += ["--artifacts-destination", str(args.artifacts)]
-    command += ["--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
+    own_hosts = any(option.startswith("--allowed-hosts") for option in args.mlflow_options)
+    command += quiet_options(args.host, args.port, args.access_log, args.workers, not own_hosts)
     if args.basic_auth:
         command += ["--app-name", "basic-auth"]
     return command + args.mlflow_options
@@ -107,6 +115,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--basic-auth", action="store_true", help="require logins (MLflow's basic-auth app)"
     )
+    parser.add_argument("--access-log", action="store_true", help="print a line for every request")
     args, args.mlflow_options = parser.parse_known_args(argv)
     return args
 
@@ -118,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     uri = database_uri()
     check_database(uri)
     args.artifacts.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = {**SERVER_ENV, **os.environ, "MLFLOW_BACKEND_STORE_URI": uri}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     if args.basic_auth:
         env.update(auth_env(args.artifacts.parent))
     if not is_loopback(args.host):
@@ -128,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{guard} and no TLS; prefer 127.0.0.1 behind a reverse proxy (README: Team mode)",
             file=sys.stderr,
         )
-    shown = view_url(args.host, args.port).split("/#")[0]
+    shown = base_url(args.host, args.port)
     print(
         f"MLflow tracking server on {redact(uri)}, artifacts in {args.artifacts}\n"
         f"open {view_url(args.host, args.port)}\n"

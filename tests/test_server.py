@@ -1,8 +1,12 @@
-"""Team mode: ``python -m harness.server`` (MLflow over PostgreSQL) takes a parallel sweep whole.
+"""The servers: ``make ui`` is light and quiet; team mode (``make server``, MLflow over
+PostgreSQL) takes a parallel sweep whole.
 
-A real PostgreSQL (set up by ``.ci/setup-postgres``, a fresh database per test session), a real
-``mlflow server`` started by ``harness.server`` on a free loopback port, and a joblib sweep of
-four jobs logging to it through HTTP. Read back through the server, as a teammate would.
+``make ui``: a real ``mlflow server`` started by ``harness.ui`` on a free loopback port over a
+temporary store, its process tree measured with psutil, its log read.
+Team mode: a real PostgreSQL (set up by ``.ci/setup-postgres``, a fresh database per test
+session), a real ``mlflow server`` started by ``harness.server`` on a free loopback port, and a
+joblib sweep of four jobs logging to it through HTTP. Read back through the server, as a teammate
+would.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
+from analysis_fixtures import JobSpec, LoggedSweep, log_sweep
 from mlflow import MlflowClient
 from tracking_checks import (
     PROJECT,
@@ -29,8 +35,84 @@ from tracking_checks import (
     user_env,
 )
 
+from harness.ui import study_links
+
 ADMIN_URI = "postgresql://optlab:optlab@127.0.0.1:5432/optlab"
 SECRET = "s3cr3t-in-the-uri"
+UI_RSS_LIMIT_MB = 600
+JOB_RUNNER = ("_job_runner", "huey_consumer")  # MLflow's job-execution processes
+
+
+# --- make ui: light and quiet ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ui_store(tmp_path_factory) -> tuple[Path, LoggedSweep]:
+    """A store folder (``OPTLAB_STORE_DIR``) with a sweep whose parent has its report logged,
+    runs without a sweep in a second experiment, and the empty Default experiment."""
+    folder = tmp_path_factory.mktemp("ui") / "store"
+    folder.mkdir()
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    specs = [JobSpec(optimizer, 0.1, 0, steps=20, eval_every=10) for optimizer in ("sgd", "adam")]
+    sweep = log_sweep(client, "ui-study", specs, "ui-sweep", artifact_root=folder / "artifacts")
+    log_sweep(client, "ui-plain", specs[:1], "", artifact_root=folder / "artifacts")
+    report = folder.parent / "report"
+    report.mkdir()
+    (report / "report.html").write_text("<h1>the ui-study report</h1>")
+    client.log_artifacts(sweep.parent_run_id, str(report), "report")
+    return folder, sweep
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
+def test_study_links_name_each_study_with_runs_and_its_latest_report(ui_store):
+    folder, sweep = ui_store
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    ids = {
+        name: client.get_experiment_by_name(name).experiment_id for name in ("ui-plain", "ui-study")
+    }
+    base = "http://127.0.0.1:5000"
+    assert study_links(f"sqlite:///{folder / 'mlflow.db'}", base) == [
+        f"ui-plain: {base}/#/experiments/{ids['ui-plain']}/runs?workflowType=machine_learning",
+        f"ui-study: {base}/#/experiments/{ids['ui-study']}/runs?workflowType=machine_learning",
+        f"ui-study report: {base}/#/experiments/{ids['ui-study']}/runs/{sweep.parent_run_id}"
+        "/artifacts/report/report.html",
+    ]
+
+
+@pytest.mark.slow
+def test_make_ui_is_light_and_quiet_and_prints_links_that_exist(ui_store, tmp_path):
+    """One web worker and no job runner: at most 600 MB for the whole process tree; no line per
+    request, no advice to bind 0.0.0.0; the printed report link names an artifact it serves."""
+    folder, sweep = ui_store
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "ui.log"
+    command = [sys.executable, "-m", "harness.ui", "--port", str(port)]
+    env = {**user_env(tmp_path), "OPTLAB_STORE_DIR": str(folder)}
+    with serving(command, base, log, 180, cwd=tmp_path, env=env) as server:
+        get(f"{base}/")
+        get(f"{base}/ajax-api/2.0/mlflow/experiments/search?max_results=10")
+        report = get(f"{base}/get-artifact?path=report/report.html&run_uuid={sweep.parent_run_id}")
+        processes = process_tree(server.pid)
+        rss_mb = sum(process.memory_info().rss for process in processes) / 2**20
+        command_lines = [" ".join(process.cmdline()) for process in processes]
+        printed = log.read_text()
+    print(f"make ui: {len(processes)} processes, {rss_mb:.0f} MB RSS")
+    assert rss_mb <= UI_RSS_LIMIT_MB, command_lines
+    assert not [line for line in command_lines if any(name in line for name in JOB_RUNNER)]
+    assert "the ui-study report" in report
+    assert f"ui-study report: {base}/#/experiments/" in printed
+    assert f"/runs/{sweep.parent_run_id}/artifacts/report/report.html" in printed
+    assert "Model training" in printed
+    assert not [line for line in printed.splitlines() if '"GET /' in line], printed
+    assert "0.0.0.0" not in printed, printed
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +178,9 @@ def test_the_server_listens_on_loopback_only_and_hides_the_database_password(ser
     assert "optlab:***@" in printed and "optlab:optlab@" not in printed
     command_line = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
     assert "postgresql" not in command_line  # the URI is in the environment, not in `ps`
+    command_lines = [" ".join(process.cmdline()) for process in process_tree(pid)]
+    assert not [line for line in command_lines if any(name in line for name in JOB_RUNNER)]
+    assert "0.0.0.0" not in printed
 
 
 @pytest.mark.postgres
