@@ -2,34 +2,49 @@
 ``matplotlib.figure.Figure``, or None when the study lacks the data the figure needs.
 
 Curve figures show, per label, its best-tuned group (fewest diverged runs, then lowest mean
-final val loss: :func:`analysis.stats.select_best_groups`) as the mean over seeds with a 95 %
-Student-t band. :func:`write_figures` saves every figure that applies as PNG and PDF.
+final val loss: :func:`analysis.stats.select_best_groups`), one panel per problem in a row
+(a second row per extra metric). On a log axis the line is the geometric mean over seeds and
+the band the 95 % Student-t interval of the log values, so a band never reaches 0; on a linear
+axis they are the mean and its t-interval. Each legend entry names the label, its lr and n (the
+seeds with data). :func:`analysis.captions.caption` describes a figure from the same data;
+:func:`write_figures` saves every figure that applies as PNG, SVG and PDF.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
-from matplotlib.colors import LogNorm
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
+from analysis.figure_data import (
+    adaptive_runs,
+    best_by_problem,
+    has_metric,
+    has_quantiles,
+    rmsprop_grid_runs,
+    seed_counts,
+    shift_steps,
+    with_ok,
+)
 from analysis.palette import (
     FORMATS,
     add_legend,
     new_figure,
     save_figure,
+    set_log_ticks,
     styled,
     to_label_order,
     to_palette,
+    to_styles,
 )
 from analysis.stats import (
-    select_best_groups,
     to_curve_ci,
     to_performance_profile,
     to_smoothed_curves,
@@ -39,6 +54,7 @@ from analysis.trajectories import plot_trajectories
 
 __all__ = [
     "FIGURES",
+    "legend_entry",
     "plot_accumulator",
     "plot_accuracy_curves",
     "plot_decay_heatmap",
@@ -50,48 +66,92 @@ __all__ = [
     "write_figures",
 ]
 
-
-def _has_metric(curves: pd.DataFrame, metric: str) -> bool:
-    return metric in curves["metric"].cat.categories and bool((curves["metric"] == metric).any())
+MARK_EVERY = 0.1  # a marker every tenth of a line's drawn length
 
 
-def _draw_ci(ax: Axes, ci: pd.DataFrame, palette: dict, order: Sequence[str], log: bool) -> None:
-    """Mean lines with their bands; on a log axis a band reaching 0 is cut a decade below."""
-    positive = ci["mean"][ci["mean"] > 0]
-    floor = positive.min() / 10 if len(positive) else np.nan
-    for label in [name for name in order if name in set(ci["label"])]:
+def legend_entry(label: str, lrs: Sequence[float], ns: Iterable[int]) -> str:
+    """A legend entry: the label, its lr per panel (one when all agree) and its seeds n.
+
+    >>> legend_entry("Adam", [0.001, 0.001], [3, 2])
+    'Adam · lr 0.001 · n=2–3'
+    >>> legend_entry("Adam", [0.001, 0.01], [3, 3])
+    'Adam · lr 0.001 | 0.01 · n=3'
+    """
+    lr = " | ".join(f"{v:g}" for v in lrs) if len(set(lrs)) > 1 else f"{lrs[0]:g}"
+    ns = sorted(set(ns))
+    n = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
+    return f"{label} · lr {lr} · n={n}"
+
+
+def _entries(panels: Iterable[tuple[pd.DataFrame, pd.Series]]) -> dict[str, str]:
+    """Label → legend entry, over panels given as (runs drawn, seeds per group).
+
+    A label's lr is listed once per group drawn (one per problem, in panel order).
+    """
+    lrs: dict[str, dict[str, float]] = {}
+    ns: dict[str, list[int]] = {}
+    for subset, counts in panels:
+        for group, part in subset.groupby("group", sort=False):
+            label = part["label"].iloc[0]
+            lrs.setdefault(label, {})[group] = float(part["optimizer.lr"].iloc[0])
+            ns.setdefault(label, []).append(int(counts.get(group, 0)))
+    return {label: legend_entry(label, list(lrs[label].values()), ns[label]) for label in lrs}
+
+
+def _ci(curves: pd.DataFrame, runs: pd.DataFrame, metric: str, log: bool) -> pd.DataFrame:
+    """Per group and step: mean and 95 % t-band; on a log axis in log space (geometric mean)."""
+    if not log:
+        return to_curve_ci(curves, runs, metric)
+    sub = curves[curves["metric"] == metric]
+    with np.errstate(divide="ignore", invalid="ignore"):  # values ≤ 0 drop out as non-finite
+        logged = sub.assign(value=np.log(sub["value"].to_numpy()))
+    ci = to_curve_ci(logged, runs, metric)
+    return ci.assign(**{side: np.exp(ci[side]) for side in ("mean", "lo", "hi")})
+
+
+def _draw_ci(ax: Axes, ci: pd.DataFrame, runs: pd.DataFrame) -> None:
+    """Each label's line (its colour and style) with its band."""
+    palette, styles = to_palette(runs), to_styles(runs)
+    for label in [name for name in to_label_order(runs) if name in set(ci["label"])]:
         for _, part in ci[ci["label"] == label].groupby("group"):
-            lo = part["lo"].clip(lower=floor) if log else part["lo"]
-            ax.plot(part["step"], part["mean"], color=palette[label], label=label, lw=1.4)
-            ax.fill_between(part["step"], lo, part["hi"], color=palette[label], alpha=0.2, lw=0)
+            color = palette[label]
+            ax.plot(part["step"], part["mean"], color=color, label=label, **_line(styles[label]))
+            ax.fill_between(part["step"], part["lo"], part["hi"], color=color, alpha=0.2, lw=0)
+
+
+def _line(style: dict) -> dict:
+    return {**style, "markevery": MARK_EVERY, "ms": 4} if style["marker"] else style
 
 
 def _mark_shift(ax: Axes, runs: pd.DataFrame) -> None:
-    if "dataset.shift_step" in runs:
-        for step in pd.to_numeric(runs["dataset.shift_step"], errors="coerce").dropna().unique():
-            ax.axvline(step, color="0.3", ls=":", lw=1)
+    for step in shift_steps(runs):
+        ax.axvline(step, color="0.3", ls=":", lw=1)
 
 
 def _curve_panels(
     runs: pd.DataFrame, curves: pd.DataFrame, metrics: Sequence[str], log: bool
 ) -> Figure | None:
-    """One panel per metric (columns) and problem (rows) of the best group of each label."""
-    present = [m for m in metrics if _has_metric(curves, m)]
+    """A row of panels, one per problem, per metric (one problem: the metrics side by side)."""
+    present = [m for m in metrics if has_metric(curves, m)]
     if not present:
         return None
-    problems = _best_by_problem(runs)
-    fig, axes = new_figure(len(present), len(problems))
-    palette, order = to_palette(runs), to_label_order(runs)
-    for row, (problem, subset) in enumerate(problems):
-        for col, metric in enumerate(present):
-            ax, source, ylabel = axes[row, col], curves, metric
+    problems = best_by_problem(runs)
+    single = len(problems) == 1
+    fig, axes = new_figure(*((len(present), 1) if single else (len(problems), len(present))))
+    panels = []
+    for col, (problem, subset) in enumerate(problems):
+        for row, metric in enumerate(present):
+            ax, source, ylabel = axes[0, row] if single else axes[row, col], curves, metric
             if metric.startswith("train"):  # minibatch noise: plot a trailing mean per run
                 source, ylabel = to_smoothed_curves(curves, subset, metric), f"{metric} (smoothed)"
-            _draw_ci(ax, to_curve_ci(source, subset, metric), palette, order, log)
+            _draw_ci(ax, _ci(source, subset, metric, log), subset)
             _mark_shift(ax, subset)
             ax.set(xlabel="step", ylabel=ylabel, yscale="log" if log else "linear")
-            ax.set_title(problem if len(problems) > 1 else metric.replace("_", " "))
-    add_legend(fig, axes)
+            ax.set_title(metric.replace("_", " ") if single else problem)
+            if log:
+                set_log_ticks(ax, "y")
+            panels.append((subset, seed_counts(curves, subset, metric)))
+    add_legend(fig, axes, _entries(panels))
     return fig
 
 
@@ -99,7 +159,7 @@ def _curve_panels(
 def plot_loss_curves(
     runs: pd.DataFrame, curves: pd.DataFrame, metrics: Sequence[str] = ("train_loss", "val_loss")
 ) -> Figure | None:
-    """Train and validation loss (log scale), mean over seeds with 95 % t-bands."""
+    """Train and validation loss (log scale): geometric mean over seeds, 95 % t-band."""
     return _curve_panels(runs, curves, metrics, log=True)
 
 
@@ -109,21 +169,15 @@ def plot_accuracy_curves(runs: pd.DataFrame, curves: pd.DataFrame) -> Figure | N
     return _curve_panels(runs, curves, ["val_accuracy"], log=False)
 
 
-def _best_by_problem(runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """Per problem, the runs of each label's best-tuned group."""
-    chosen = runs[runs["group"].isin(select_best_groups(runs))]
-    return [(problem, part) for problem, part in chosen.groupby("problem", sort=True)]
-
-
 def _effective_lr_band(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean median effective step per group and step, with mean p10 and p90 as the band."""
-    median = to_curve_ci(curves, runs, "effective_lr_median")
+    """Geometric mean of the median effective step per group and step; band: p10 to p90."""
+    median = _ci(curves, runs, "effective_lr_median", log=True)
     median = median[median["step"] > 0]
-    if not (_has_metric(curves, "effective_lr_p10") and _has_metric(curves, "effective_lr_p90")):
+    if not has_quantiles(curves):
         return median
     keys = pd.MultiIndex.from_frame(median[["group", "step"]])
     band = {
-        side: to_curve_ci(curves, runs, f"effective_lr_{q}").set_index(["group", "step"])["mean"]
+        side: _ci(curves, runs, f"effective_lr_{q}", log=True).set_index(["group", "step"])["mean"]
         for side, q in (("lo", "p10"), ("hi", "p90"))
     }
     return median.assign(**{side: b.reindex(keys).to_numpy() for side, b in band.items()})
@@ -131,20 +185,26 @@ def _effective_lr_band(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame
 
 @styled
 def plot_effective_lr(runs: pd.DataFrame, curves: pd.DataFrame) -> Figure | None:
-    """Median effective step size vs step, log-log, p10–p90 band, and a t^(-1/2) reference."""
-    if not _has_metric(curves, "effective_lr_median"):
+    """Median effective step size vs step, log-log, p10–p90 band, and a t^(-1/2) reference.
+
+    Only adaptive optimizers: the others' effective step is their lr.
+    """
+    adaptive = adaptive_runs(runs)
+    if adaptive.empty or not has_metric(curves, "effective_lr_median"):
         return None
-    problems = _best_by_problem(runs)
+    problems = best_by_problem(adaptive)
     fig, axes = new_figure(len(problems))
-    palette, order = to_palette(runs), to_label_order(runs)
     for ax, (problem, subset) in zip(axes.flat, problems, strict=True):
         band = _effective_lr_band(curves, subset)
-        _draw_ci(ax, band, palette, order, log=True)
+        _draw_ci(ax, band, subset)
         if len(band):
             _draw_reference(ax, band)
         ax.set(xscale="log", yscale="log", xlabel="step t", ylabel="median effective step size")
-        ax.set_title(f"{problem} (band: p10–p90)")
-    add_legend(fig, axes)
+        ax.set_title(problem)
+        set_log_ticks(ax, "x")
+        set_log_ticks(ax, "y")
+    counts = seed_counts(curves, adaptive, "effective_lr_median")
+    add_legend(fig, axes, _entries((subset, counts) for _, subset in problems))
     return fig
 
 
@@ -160,21 +220,18 @@ def _draw_reference(ax: Axes, median: pd.DataFrame) -> None:
 @styled
 def plot_accumulator(runs: pd.DataFrame, curves: pd.DataFrame) -> Figure | None:
     """Mean squared-gradient accumulator over time: Adagrad's grows, RMSprop's levels off."""
-    if not _has_metric(curves, "accumulator_mean"):
+    adaptive = adaptive_runs(runs)
+    if adaptive.empty or not has_metric(curves, "accumulator_mean"):
         return None
-    problems = _best_by_problem(runs)
+    problems = best_by_problem(adaptive)
     fig, axes = new_figure(len(problems))
-    palette, order = to_palette(runs), to_label_order(runs)
     for ax, (problem, subset) in zip(axes.flat, problems, strict=True):
-        _draw_ci(ax, to_curve_ci(curves, subset, "accumulator_mean"), palette, order, log=True)
+        _draw_ci(ax, _ci(curves, subset, "accumulator_mean", log=True), subset)
         ax.set(yscale="log", xlabel="step", ylabel="accumulator mean (h or v)", title=problem)
-    add_legend(fig, axes)
+        set_log_ticks(ax, "y")
+    counts = seed_counts(curves, adaptive, "accumulator_mean")
+    add_legend(fig, axes, _entries((subset, counts) for _, subset in problems))
     return fig
-
-
-def _finals(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    ok = (runs["status"] == "FINISHED") & ~runs["diverged"] & np.isfinite(runs[metric])
-    return runs.assign(ok=ok)
 
 
 @styled
@@ -185,65 +242,71 @@ def plot_lr_sensitivity(runs: pd.DataFrame, metric: str = "final_val_loss") -> F
     """
     if metric not in runs or runs.get("optimizer.lr", pd.Series()).nunique() < 2:
         return None
-    data = _finals(runs, metric)
+    data = with_ok(runs, metric)
     problems = sorted(data["problem"].unique())
     fig, axes = new_figure(len(problems))
-    palette, order = to_palette(runs), to_label_order(runs)
+    palette, styles, entries = to_palette(runs), to_styles(runs), {}
     for ax, problem in zip(axes.flat, problems, strict=True):
         part = data[data["problem"] == problem]
         good = part[part["ok"]]
-        kw = {
-            "x": "optimizer.lr",
-            "y": metric,
-            "hue": "label",
-            "palette": palette,
-            "hue_order": [o for o in order if o in set(part["label"])],
-            "ax": ax,
-        }
-        sns.lineplot(data=good, estimator="median", errorbar=None, marker="o", **kw)
-        sns.scatterplot(data=good, alpha=0.5, s=18, legend=False, **kw)
-        bad = part[~part["ok"]]
-        top = good[metric].max() * 1.5 if len(good) else 1.0
-        ax.scatter(
-            bad["optimizer.lr"],
-            np.full(len(bad), top),
-            marker="x",
-            color="black",
-            label="diverged/failed" if len(bad) else None,
-        )
+        for label in [o for o in to_label_order(runs) if o in set(good["label"])]:
+            mine = good[good["label"] == label]
+            median = mine.groupby("optimizer.lr")[metric].median()
+            style = {**styles[label], "marker": styles[label]["marker"] or "o"}
+            ax.plot(median.index, median.to_numpy(), color=palette[label], label=label, **style)
+            ax.scatter(mine["optimizer.lr"], mine[metric], color=palette[label], alpha=0.5, s=14)
+            lrs = sorted(mine["optimizer.lr"].unique())
+            entries[label] = _sensitivity_entry(label, lrs, mine.groupby("optimizer.lr").size())
+        _draw_failures(ax, part[~part["ok"]], good[metric].max() * 1.5 if len(good) else 1.0)
         ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel=metric, title=problem)
-        if ax.get_legend() is not None:
-            ax.get_legend().remove()
-    add_legend(fig, axes)
+        set_log_ticks(ax, "x")
+        set_log_ticks(ax, "y")
+    add_legend(fig, axes, entries)
     return fig
+
+
+def _sensitivity_entry(label: str, lrs: Sequence[float], per_lr: pd.Series) -> str:
+    entry = legend_entry(label, [lrs[0]], per_lr)
+    return entry.replace(f"lr {lrs[0]:g}", f"lr {lrs[0]:g}–{lrs[-1]:g}") if len(lrs) > 1 else entry
+
+
+def _draw_failures(ax: Axes, bad: pd.DataFrame, top: float) -> None:
+    label = "diverged/failed" if len(bad) else None
+    ax.scatter(bad["optimizer.lr"], np.full(len(bad), top), marker="x", color="black", label=label)
 
 
 @styled
 def plot_decay_heatmap(runs: pd.DataFrame, metric: str = "final_val_loss") -> Figure | None:
     """RMSprop: median final loss over seeds on the learning rate × decay rate grid."""
-    needed = {"optimizer.lr", "optimizer.decay_rate", metric}
-    data = _finals(runs, metric) if needed <= set(runs.columns) else runs.iloc[:0]
-    data = data[(data["optimizer"] == "rmsprop") & data["ok"]] if len(data) else data
-    cells = data.drop_duplicates(["problem", "optimizer.lr", "optimizer.decay_rate"])
-    problems = sorted(p for p, n in cells["problem"].value_counts().items() if n >= 2)
-    if not problems:
+    data = rmsprop_grid_runs(runs, metric)
+    if data.empty:
         return None
-    fig, axes = new_figure(len(problems))
+    problems = sorted(data["problem"].unique())
+    fig, axes = new_figure(len(problems), legend=False)
     for ax, problem in zip(axes.flat, problems, strict=True):
         grid = data[data["problem"] == problem].pivot_table(
             index="optimizer.decay_rate", columns="optimizer.lr", values=metric, aggfunc="median"
         )
-        sns.heatmap(
-            grid,
-            ax=ax,
-            annot=True,
-            fmt=".3g",
-            cmap="viridis_r",
-            norm=LogNorm(),
-            cbar_kws={"label": f"median {metric}"},
-        )
+        grid.columns = [f"{lr:g}" for lr in grid.columns]
+        values = grid.to_numpy()[np.isfinite(grid.to_numpy())]
+        log = values.min() > 0 and values.max() / values.min() >= 10
+        norm = LogNorm() if log else Normalize()
+        sns.heatmap(grid, ax=ax, annot=True, fmt=".3g", cmap="viridis_r", norm=norm)
+        colorbar = ax.collections[0].colorbar
+        colorbar.set_label(f"median {metric}")
+        if log:
+            set_log_ticks(colorbar.ax, "y")
         ax.set(xlabel="learning rate", ylabel="decay rate α", title=f"RMSprop · {problem}")
     return fig
+
+
+def _profile_entries(ttt: pd.DataFrame, runs: pd.DataFrame) -> dict[str, str]:
+    """Per label: the lr of its fastest group on each problem and that group's seeds."""
+    per_group = ttt.groupby(["problem", "label", "group"])["time_to_target"].median()
+    fastest = per_group.groupby(["problem", "label"]).idxmin().str[2]
+    chosen = runs[runs["group"].isin(set(fastest))]
+    counts = chosen.groupby("group").size()
+    return _entries((part, counts) for _, part in chosen.groupby("problem", sort=True))
 
 
 @styled
@@ -251,23 +314,26 @@ def plot_performance_profile(
     runs: pd.DataFrame, curves: pd.DataFrame, metric: str = "val_loss"
 ) -> Figure | None:
     """Dolan–Moré performance profile of time-to-target over the study's problems (≥ 2)."""
-    if runs["problem"].nunique() < 2 or not _has_metric(curves, metric):
+    if runs["problem"].nunique() < 2 or not has_metric(curves, metric):
         return None
-    profile = to_performance_profile(to_time_to_target(curves, runs, metric))
+    ttt = to_time_to_target(curves, runs, metric)
+    profile = to_performance_profile(ttt)
     fig, axes = new_figure()
-    ax, palette = axes[0, 0], to_palette(runs)
+    ax, palette, styles = axes[0, 0], to_palette(runs), to_styles(runs)
     for label in [o for o in to_label_order(runs) if o in set(profile["label"])]:
         part = profile[profile["label"] == label]
-        ax.step(part["tau"], part["fraction"], where="post", color=palette[label], label=label)
+        style = {"color": palette[label], "label": label, **styles[label], "marker": None}
+        ax.step(part["tau"], part["fraction"], where="post", **style)
+    ax.set_xscale("log", base=2)  # τ is a ratio: 1, 2, 4, … times the fastest
     ax.set(
-        xscale="log",
         ylim=(-0.02, 1.02),
         xlabel="τ (time to target / fastest)",
         ylabel="fraction of problems",
         title=f"performance profile ({metric} target)",
     )
     ax.xaxis.set_major_formatter(ScalarFormatter())
-    add_legend(fig, axes)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    add_legend(fig, axes, _profile_entries(ttt, runs))
     return fig
 
 
@@ -284,12 +350,21 @@ FIGURES: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Figure | None]] = {
 
 
 def write_figures(
-    runs: pd.DataFrame, curves: pd.DataFrame, out_dir: Path, formats: Sequence[str] = FORMATS
+    runs: pd.DataFrame,
+    curves: pd.DataFrame,
+    out_dir: Path,
+    formats: Sequence[str] = FORMATS,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
-    """Draw every figure that applies and save it (PNG and PDF by default); name → PNG path."""
+    """Draw every figure that applies and save it (PNG, SVG, PDF by default); name → PNG path.
+
+    ``progress`` receives one line per figure: ``figure k/N name`` and whether it was skipped.
+    """
     written = {}
-    for name, plot in FIGURES.items():
+    for k, (name, plot) in enumerate(FIGURES.items(), start=1):
         fig = plot(runs, curves)
         if fig is not None:
             written[name] = save_figure(fig, out_dir, name, formats)
+        if progress is not None:
+            progress(f"figure {k}/{len(FIGURES)} {name}" + ("" if fig else " (no data: skipped)"))
     return written
