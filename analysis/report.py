@@ -3,10 +3,12 @@
     python -m analysis.report --experiment NAME [--sweep latest|all|PARENT_RUN_ID]
                               [--tracking-uri URI] [--out DIR] [--no-log]
 
-The folder holds ``report.md`` and ``report.html`` (figures linked relatively, tables inline),
-``figures/`` (PNG and PDF) and ``tables/`` (CSV). It is built in a hidden sibling folder and
-moved into place whole, so a failure leaves nothing half-written; an existing report folder is
-replaced, any other existing folder is left alone. Bad input prints one line on stderr and
+The folder holds ``report.md`` (figures linked relatively), ``report.html`` (self-contained:
+figures embedded, tables inline), ``figures/`` (PNG, SVG and PDF) and ``tables/`` (CSV). It is
+built in a hidden sibling folder and moved into place whole, so a failure leaves nothing
+half-written. A report already in the folder is kept as ``<folder>.previous`` (the one kept
+before it is removed, and the command says so); any other existing folder is left alone.
+Progress (runs loaded, figure k/N) goes to stderr. Bad input prints one line on stderr and
 exits with status 2.
 """
 
@@ -18,7 +20,8 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mlflow import MlflowClient, MlflowException
@@ -47,34 +50,51 @@ def default_out_dir(study: Study) -> Path:
     return Path("reports") / slug(study.experiment.name) / slug(sweep)
 
 
-def write_report(study: Study, out_dir: Path, log_to_parent: bool = True) -> Path:
+def write_report(
+    study: Study,
+    out_dir: Path,
+    log_to_parent: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
     """Write the report folder atomically; log it under ``report/`` of the parent run.
 
-    Returns the path of ``report.md``.
+    A report already in ``out_dir`` moves to ``<out_dir>.previous``. ``progress`` receives a
+    line per step (figure k/N, where the previous report went). Returns the path of
+    ``report.md``.
     """
+    say = progress or (lambda line: None)
     out_dir = Path(out_dir).resolve()
-    if out_dir.exists() and not _is_replaceable(out_dir):
-        raise AnalysisError(f"{out_dir} exists and is not a report folder; choose another --out")
+    previous = _previous(out_dir)
+    for folder in (out_dir, previous):
+        if folder.exists() and not _is_replaceable(folder):
+            raise AnalysisError(f"{folder} exists and is not a report folder; choose another --out")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    older = previous.exists()
     try:
-        _write_into(study, staging)
-        _move_into_place(staging, out_dir)
+        _write_into(study, staging, say)
+        kept = _move_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if kept:
+        say(f"previous report kept as {kept}" + (" (the older one there removed)" if older else ""))
     if log_to_parent and study.parent is not None:
         log_report(study, out_dir)
     return out_dir / "report.md"
+
+
+def _previous(out_dir: Path) -> Path:
+    return out_dir.with_name(f"{out_dir.name}.previous")
 
 
 def _is_replaceable(path: Path) -> bool:
     return path.is_dir() and (not any(path.iterdir()) or (path / "report.md").is_file())
 
 
-def _write_into(study: Study, folder: Path) -> None:
+def _write_into(study: Study, folder: Path, say: Callable[[str], None]) -> None:
     analysis = to_analysis(study)
-    figures = write_figures(study.runs, study.curves, folder / "figures")
+    figures = write_figures(study.runs, study.curves, folder / "figures", progress=say)
     relative = {name: path.relative_to(folder).as_posix() for name, path in figures.items()}
     (folder / "tables").mkdir()
     for stem, table in to_csv_tables(study, analysis).items():
@@ -82,17 +102,26 @@ def _write_into(study: Study, folder: Path) -> None:
     sections = to_sections(study, analysis, relative)
     title = f"Optimizer lab report: {study.experiment.name}"
     (folder / "report.md").write_text(to_markdown(title, sections), encoding="utf-8")
-    (folder / "report.html").write_text(to_html(title, sections), encoding="utf-8")
+    (folder / "report.html").write_text(to_html(title, sections, folder), encoding="utf-8")
 
 
-def _move_into_place(staging: Path, out_dir: Path) -> None:
-    if not out_dir.exists():
+def _move_into_place(staging: Path, out_dir: Path) -> Path | None:
+    """Rename ``staging`` to ``out_dir``; a report there becomes ``<out_dir>.previous``.
+
+    Returns that previous folder, or None when ``out_dir`` held no report.
+    """
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        if out_dir.exists():
+            out_dir.rmdir()
         staging.rename(out_dir)
-        return
-    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-    out_dir.rename(old)
+        return None
+    previous, trash = _previous(out_dir), out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+    if previous.exists():
+        previous.rename(trash)
+    out_dir.rename(previous)
     staging.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(trash, ignore_errors=True)
+    return previous
 
 
 def log_report(study: Study, out_dir: Path) -> None:
@@ -126,10 +155,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # the lab works offline
     sweep = None if args.sweep == "all" else args.sweep
+    say = lambda line: sys.stderr.write(line + "\n")  # noqa: E731  (stdout: where it wrote)
     try:
+        started = time.perf_counter()
         study = load_study(args.experiment, sweep, args.tracking_uri)
+        say(
+            f"loaded {len(study.runs)} runs, {len(study.curves)} curve points "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
         out_dir = args.out or default_out_dir(study)
-        report = write_report(study, out_dir, log_to_parent=False)
+        report = write_report(study, out_dir, log_to_parent=False, progress=say)
     except (AnalysisError, MlflowException) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         print(f"error: {message}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pandas as pd
@@ -78,12 +79,13 @@ def test_report_states_commit_counts_and_problem_runs(store, report):
 
 def test_report_links_figures_that_exist_relatively(report):
     out, _ = report
-    html = (out / "report.html").read_text(encoding="utf-8")
-    images = re.findall(r'<img src="([^"]+)"', html)
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
     assert "figures/loss.png" in images and len(images) == 6
     for image in images:
         assert (out / image).stat().st_size > 1000
         assert (out / image).with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+        assert (out / image).with_suffix(".svg").read_text().lstrip().startswith("<?xml")
 
 
 def test_report_writes_csv_tables(report):
@@ -160,3 +162,39 @@ def test_stationary_study_says_so(store):
     markdown = to_markdown("t", to_sections(study, to_analysis(study), {}))
     assert "the study is stationary" in markdown
     assert "None: every run finished without diverging." in markdown
+
+
+def test_report_html_is_self_contained(report):
+    """It renders in MLflow's sandboxed artifact iframe and as a mail attachment."""
+    out, _ = report
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'src="figures/' not in page and 'href="figures/' not in page
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert len(sources) == 6 and all(s.startswith("data:image/png;base64,") for s in sources)
+    embedded = {base64.b64decode(s.split(",", 1)[1]) for s in sources}
+    assert embedded == {png.read_bytes() for png in (out / "figures").glob("*.png")}
+
+
+def test_report_tables_scroll_in_their_own_box(report):
+    page = (report[0] / "report.html").read_text(encoding="utf-8")
+    assert page.count("<table") == page.count('<div class="table-box"><table') > 5
+    assert re.search(r"\.table-box\{[^}]*overflow-x:auto", page)
+
+
+def test_a_second_report_on_the_same_sweep_keeps_the_first(store, tmp_path, capsys):
+    out = tmp_path / "older"
+    argv = ["--experiment", MAIN_EXPERIMENT, "--sweep", store.older.parent_run_id]
+    argv += ["--tracking-uri", store.tracking_uri, "--out", str(out), "--no-log"]
+    folders, errs = [], []  # a folder keeps its inode when renamed; its text may not differ
+    for _ in range(3):
+        assert main(argv) == 0
+        folders.append(out.stat().st_ino)
+        errs.append(capsys.readouterr().err)
+    previous = out.parent / "older.previous"
+    assert "loaded 2 runs" in errs[0] and "figure 1/8 loss" in errs[0] and "figure 8/8" in errs[0]
+    assert "previous report" not in errs[0]
+    assert f"previous report kept as {previous}" in errs[1] and "older one" not in errs[1]
+    assert "(the older one there removed)" in errs[2]
+    assert previous.stat().st_ino == folders[1] and out.stat().st_ino == folders[2]
+    assert (previous / "report.html").stat().st_size > 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["older", "older.previous"]
