@@ -290,12 +290,16 @@ def plot_decay_heatmap(runs: pd.DataFrame, metric: str = "final_val_loss") -> Fi
         grid.columns = [f"{lr:g}" for lr in grid.columns]
         values = grid.to_numpy()[np.isfinite(grid.to_numpy())]
         log = values.min() > 0 and values.max() / values.min() >= 10
-        norm = LogNorm() if log else Normalize()
+        if log:  # colour bar from one power of ten to another: every label a power of ten
+            decades = np.floor(np.log10(values.min())), np.ceil(np.log10(values.max()))
+            norm = LogNorm(10 ** decades[0], 10 ** decades[1])
+        else:
+            norm = Normalize()
         sns.heatmap(grid, ax=ax, annot=True, fmt=".3g", cmap="viridis_r", norm=norm)
         colorbar = ax.collections[0].colorbar
         colorbar.set_label(f"median {metric}")
         if log:
-            set_log_ticks(colorbar.ax, "y")
+            set_log_ticks(colorbar.ax, "y", widen=False)
         ax.set(xlabel="learning rate", ylabel="decay rate α", title=f"RMSprop · {problem}")
     return fig
 

@@ -197,14 +197,21 @@ def _entry_width(texts: Sequence[str]) -> float:
     return 0.8 + 0.6 * FONT_SIZES["legend.fontsize"] / 72 * max(len(t) for t in texts)
 
 
-def set_log_ticks(ax: Axes, axis: str = "y") -> None:
+def set_log_ticks(ax: Axes, axis: str = "y", widen: bool = True) -> None:
     """Label only powers of ten on a log ``axis``, widening its limits to show at least two.
 
-    Called after drawing, so the limits come from the data; minor ticks stay unlabelled.
+    Called after drawing, so the limits come from the data; minor ticks stay unlabelled. A
+    colour bar's axis must keep its limits (``widen=False``).
+
+    >>> fig, axes = new_figure()
+    >>> _ = axes[0, 0].semilogy([0, 1], [0.15, 0.6])
+    >>> set_log_ticks(axes[0, 0])
+    >>> [round(float(v), 6) for v in axes[0, 0].get_ylim()]
+    [0.1, 1.0]
     """
     which = ax.yaxis if axis == "y" else ax.xaxis
     lo, hi = np.log10(which.get_view_interval())
-    if np.floor(hi) - np.ceil(lo) < 1:  # fewer than two powers of ten inside
+    if widen and np.floor(hi) - np.ceil(lo) < 1:  # fewer than two powers of ten inside
         down, up = lo - np.floor(lo), np.ceil(hi) - hi
         lo, hi = (np.floor(lo), hi) if down <= up else (lo, np.ceil(hi))
         if np.floor(hi) - np.ceil(lo) < 1:

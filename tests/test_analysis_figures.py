@@ -237,3 +237,16 @@ def test_captions_say_what_the_band_is_over_and_n(studies, written):
     for study_name, names in written.items():
         study = studies[study_name]
         assert all(caption(name, study.runs, study.curves) for name in names)
+
+
+def test_a_heatmap_over_decades_labels_its_colour_bar_in_powers_of_ten(studies):
+    runs = studies[MAIN_EXPERIMENT].runs.copy()
+    slow = (runs["optimizer"] == "rmsprop") & (runs["optimizer.lr"] == 0.01)
+    runs.loc[slow, "final_val_loss"] *= 30  # medians 0.12 … 5.1
+    fig = figures.plot_decay_heatmap(runs)
+    fig.draw_without_rendering()
+    colour_bar = fig.axes[-1].yaxis
+    lo, hi = colour_bar.get_view_interval()
+    shown = [v for v in colour_bar.get_majorticklocs() if lo * 0.999 <= v <= hi * 1.001]
+    assert np.allclose(shown, [0.1, 1, 10])
+    assert all(not t.label1.get_text() for t in colour_bar.get_minor_ticks())
