@@ -82,8 +82,14 @@ def runs_url(base: str, experiment_id: str) -> str:
 
 
 def report_url(base: str, experiment_id: str, run_id: str) -> str:
-    """The link that opens a sweep's report in the parent run's artifact view."""
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifacts/{REPORT_PAGE}"
+    """The link that opens a sweep's report in the parent run's artifact view (without
+    ``workflowType`` the page around it is the GenAI view's, "Evaluations").
+
+    >>> report_url("http://127.0.0.1:5000", "3", "ab12")  # doctest: +NORMALIZE_WHITESPACE
+    'http://127.0.0.1:5000/#/experiments/3/runs/ab12/artifacts/report/report.html?workflowType=machine_learning'
+    """
+    route = f"#/experiments/{experiment_id}/runs/{run_id}/artifacts/{REPORT_PAGE}"
+    return f"{base}/{route}?{ML_WORKFLOW}"
 
 
 def latest_report_run(client, experiment_id: str, look_back: int = 5) -> str | None:

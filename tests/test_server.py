@@ -21,7 +21,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from analysis_fixtures import JobSpec, LoggedSweep, log_sweep
+from analysis_fixtures import LoggedSweep
+from browser import PLAIN, REPORT_TITLE, STUDY, ui_store
 from mlflow import MlflowClient
 from tracking_checks import (
     PROJECT,
@@ -45,20 +46,8 @@ JOB_RUNNER = ("_job_runner", "huey_consumer")  # MLflow's job-execution processe
 
 # --- make ui: light and quiet ---------------------------------------------------------------
 @pytest.fixture(scope="module")
-def ui_store(tmp_path_factory) -> tuple[Path, LoggedSweep]:
-    """A store folder (``OPTLAB_STORE_DIR``) with a sweep whose parent has its report logged,
-    runs without a sweep in a second experiment, and the empty Default experiment."""
-    folder = tmp_path_factory.mktemp("ui") / "store"
-    folder.mkdir()
-    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
-    specs = [JobSpec(optimizer, 0.1, 0, steps=20, eval_every=10) for optimizer in ("sgd", "adam")]
-    sweep = log_sweep(client, "ui-study", specs, "ui-sweep", artifact_root=folder / "artifacts")
-    log_sweep(client, "ui-plain", specs[:1], "", artifact_root=folder / "artifacts")
-    report = folder.parent / "report"
-    report.mkdir()
-    (report / "report.html").write_text("<h1>the ui-study report</h1>")
-    client.log_artifacts(sweep.parent_run_id, str(report), "report")
-    return folder, sweep
+def ui_store_folder(tmp_path_factory) -> tuple[Path, LoggedSweep]:
+    return ui_store(tmp_path_factory.mktemp("ui"))
 
 
 def process_tree(pid: int) -> list[psutil.Process]:
@@ -71,26 +60,25 @@ def get(url: str) -> str:
         return response.read().decode()
 
 
-def test_study_links_name_each_study_with_runs_and_its_latest_report(ui_store):
-    folder, sweep = ui_store
-    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
-    ids = {
-        name: client.get_experiment_by_name(name).experiment_id for name in ("ui-plain", "ui-study")
-    }
+def test_study_links_name_each_study_with_runs_and_its_latest_report(ui_store_folder):
+    folder, sweep = ui_store_folder
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    ids = {name: client.get_experiment_by_name(name).experiment_id for name in (PLAIN, STUDY)}
     base = "http://127.0.0.1:5000"
-    assert study_links(f"sqlite:///{folder / 'mlflow.db'}", base) == [
-        f"ui-plain: {base}/#/experiments/{ids['ui-plain']}/runs?workflowType=machine_learning",
-        f"ui-study: {base}/#/experiments/{ids['ui-study']}/runs?workflowType=machine_learning",
-        f"ui-study report: {base}/#/experiments/{ids['ui-study']}/runs/{sweep.parent_run_id}"
-        "/artifacts/report/report.html",
+    assert study_links(uri, base) == [
+        f"{PLAIN}: {base}/#/experiments/{ids[PLAIN]}/runs?workflowType=machine_learning",
+        f"{STUDY}: {base}/#/experiments/{ids[STUDY]}/runs?workflowType=machine_learning",
+        f"{STUDY} report: {base}/#/experiments/{ids[STUDY]}/runs/{sweep.parent_run_id}"
+        "/artifacts/report/report.html?workflowType=machine_learning",
     ]
 
 
 @pytest.mark.slow
-def test_make_ui_is_light_and_quiet_and_prints_links_that_exist(ui_store, tmp_path):
+def test_make_ui_is_light_and_quiet_and_prints_links_that_exist(ui_store_folder, tmp_path):
     """One web worker and no job runner: at most 600 MB for the whole process tree; no line per
     request, no advice to bind 0.0.0.0; the printed report link names an artifact it serves."""
-    folder, sweep = ui_store
+    folder, sweep = ui_store_folder
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "ui.log"
@@ -107,9 +95,9 @@ def test_make_ui_is_light_and_quiet_and_prints_links_that_exist(ui_store, tmp_pa
     print(f"make ui: {len(processes)} processes, {rss_mb:.0f} MB RSS")
     assert rss_mb <= UI_RSS_LIMIT_MB, command_lines
     assert not [line for line in command_lines if any(name in line for name in JOB_RUNNER)]
-    assert "the ui-study report" in report
-    assert f"ui-study report: {base}/#/experiments/" in printed
-    assert f"/runs/{sweep.parent_run_id}/artifacts/report/report.html" in printed
+    assert REPORT_TITLE in report
+    assert f"{STUDY} report: {base}/#/experiments/" in printed
+    assert f"/runs/{sweep.parent_run_id}/artifacts/report/report.html?workflowType=" in printed
     assert "Model training" in printed
     assert not [line for line in printed.splitlines() if '"GET /' in line], printed
     assert "0.0.0.0" not in printed, printed
