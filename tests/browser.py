@@ -9,11 +9,12 @@ Use it from a test module::
     from browser import chromium, page, save_screenshot  # noqa: F401  (fixtures)
 
     @pytest.mark.browser
-    def test_something(page, tmp_path):
+    def test_something(page, tmp_path):  # noqa: F811  (the fixture, imported above)
         page.goto(url)
         save_screenshot(page, tmp_path, "something")
 
-Screenshots are written to the test's ``tmp_path`` and copied to
+Each test gets a fresh browser context: nothing remembered in localStorage, as on a first
+visit. Screenshots are written to the test's ``tmp_path`` and copied to
 ``<project>/reports/test-screenshots/`` (git-ignored), where a person can look at them.
 ``ui_store`` writes a small store for ``make ui`` to show (``test_server`` uses it too).
 """
