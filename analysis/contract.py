@@ -38,6 +38,8 @@ SUMMARY_METRICS = (
     "best_val_loss",
     "final_val_accuracy",
     "best_val_accuracy",
+    "final_test_loss",
+    "final_test_accuracy",
     "diverged",
 )
 CURVE_METRICS = STEP_METRICS + EVAL_METRICS  # what the training loop records

@@ -179,16 +179,20 @@ class Function2DConfig(ModelConfig):
 
 
 # --- dataset --------------------------------------------------------------------------------
-SHIFT_KINDS = ("scale_inputs", "permute_labels")
+#: ``none`` is the unshifted control of a shift study: same config, same seed, no change, so
+#: recovery is measured against the loss the run would have had (``analysis.stats``).
+SHIFT_KINDS = ("scale_inputs", "permute_labels", "none")
 
 
 @dataclass
 class DatasetConfig:
-    """A data set and its split; ``shift_step`` makes it non-stationary from that step on."""
+    """A data set and its split; ``shift_step`` makes it non-stationary from that step on
+    (``shift_kind=none``: a control that does not change)."""
 
     name: str = "digits"
     seed: int = 0
     val_fraction: float = 0.2
+    test_fraction: float = 0.2
     shift_step: int | None = None
     shift_kind: str = "scale_inputs"
     shift_factor: float = 10.0
@@ -203,6 +207,12 @@ class DatasetConfig:
             self.val_fraction,
             "must be in (0, 1)",
         )
+        _check(
+            0 < self.test_fraction < 1,
+            "dataset.test_fraction",
+            self.test_fraction,
+            "must be in (0, 1)",
+        )
         if self.shift_step is not None:
             _positive("dataset", "shift_step", self.shift_step)
         _one_of("dataset.shift_kind", self.shift_kind, SHIFT_KINDS)
@@ -210,7 +220,8 @@ class DatasetConfig:
 
     def options(self) -> dict:
         """Generator options for ``harness.data.load_dataset`` (beyond name, seed and split)."""
-        common = {"name", "seed", "val_fraction", "shift_step", "shift_kind", "shift_factor"}
+        common = {"name", "seed", "val_fraction", "test_fraction"}
+        common |= {"shift_step", "shift_kind", "shift_factor"}
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in common}
 
 

@@ -4,8 +4,8 @@ Logging design (measured on this machine, MLflow 3.17, 5 metrics × 2000 steps):
 ``log_metric`` call per point costs 83 s on SQLite and 608 s over HTTP, ~100× the training.
 So the training loop writes every step into preallocated arrays (``harness.curves``), and this
 sink sends MLflow a **UI-resolution copy**: every ``metric_every``-th step (auto: at most ~300
-points per curve, about what MLflow's charts sample anyway) plus every evaluation (val_loss and
-val_accuracy are sparse already), batched into few ``log_batch`` calls (see ``MlflowSink``).
+points per curve, about what MLflow's charts sample anyway) plus every evaluation (val_* and
+test_* are sparse already), batched into few ``log_batch`` calls (see ``MlflowSink``).
 The **full-resolution curves** go to one Parquet artifact, ``curves/curves.parquet``, at the
 end of the run (until then a checkpoint keeps them); ``analysis`` reads that file, so no point
 is lost and loading a sweep is one file per run.
@@ -34,7 +34,7 @@ UI_POINTS = 300
 BATCH_POINTS = 1000
 FLUSH_SECONDS = 10.0
 #: Already sparse (every ``eval_every`` steps), so every evaluation is sent, off the stride too.
-EVAL_COLUMNS = ("val_loss", "val_accuracy")
+EVAL_COLUMNS = ("val_loss", "val_accuracy", "test_loss", "test_accuracy")
 OPTIMIZER_LABELS = {
     "sgd": "SGD",
     "momentum": "Momentum",
@@ -228,7 +228,8 @@ def run_name(cfg: Config) -> str:
     else:
         parts.append(cfg.model.name)
     if cfg.dataset.shift_step is not None:
-        parts.append(f"shift{cfg.dataset.shift_step}")
+        kind = {"scale_inputs": "scale", "permute_labels": "perm"}.get(cfg.dataset.shift_kind)
+        parts.append(f"{kind or 'noshift'}{cfg.dataset.shift_step}")
     parts.append(f"s{cfg.seed}")
     return "-".join(parts)
 

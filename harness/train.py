@@ -31,7 +31,7 @@ STEP_METRICS = (
     "accumulator_mean",
     "update_ratio",
 )
-EVAL_METRICS = ("val_loss", "val_accuracy")
+EVAL_METRICS = ("val_loss", "val_accuracy", "test_loss", "test_accuracy")
 
 
 class Sink(Protocol):
@@ -133,9 +133,13 @@ def job_dataset(cfg: Config) -> Dataset | None:
 def _load(kind: type[DatasetConfig], values: tuple) -> Dataset:
     data = kind(*values)
     dataset = load_dataset(
-        data.name, seed=data.seed, val_fraction=data.val_fraction, **data.options()
+        data.name,
+        seed=data.seed,
+        val_fraction=data.val_fraction,
+        test_fraction=data.test_fraction,
+        **data.options(),
     )
-    if data.shift_step is not None:
+    if data.shift_step is not None and data.shift_kind != "none":
         dataset = dataset.with_shift(
             data.shift_step, data.shift_kind, data.shift_factor, seed=data.seed
         )
@@ -219,11 +223,14 @@ def _evaluate(job: Job, curves: Curves, step: int) -> None:
         if step == 0:
             row["x"], row["y"] = float(job.params["x"]), float(job.params["y"])
         return
-    X, y = job.dataset.validation(step)
-    row["val_loss"] = job.model.loss(job.params, X, y)
-    accuracy = job.model.accuracy(job.params, X, y)
-    if accuracy is not None:
-        row["val_accuracy"] = accuracy
+    parts = {"val": job.dataset.validation(step), "test": job.dataset.test(step)}
+    for part, arrays in parts.items():
+        if arrays is None:
+            continue
+        row[f"{part}_loss"] = job.model.loss(job.params, *arrays)
+        accuracy = job.model.accuracy(job.params, *arrays)
+        if accuracy is not None:
+            row[f"{part}_accuracy"] = accuracy
 
 
 def _divergence(loss: float, initial_loss: float, factor: float) -> str | None:
@@ -253,12 +260,20 @@ def _restore(job: Job, state: TrainState) -> None:
 
 
 def summarize(curves: Curves, result: TrainResult) -> dict[str, float]:
-    """End-of-training numbers: final and best validation loss/accuracy, and the divergence flag."""
+    """End-of-training numbers: final and best validation loss/accuracy, final test
+    loss/accuracy (no "best" on test: picking the best test point would select on test), and
+    the divergence flag."""
     summary = {"diverged": float(result.diverged)}
-    for metric, best in (("val_loss", np.nanmin), ("val_accuracy", np.nanmax)):
+    for metric, best in (
+        ("val_loss", np.nanmin),
+        ("val_accuracy", np.nanmax),
+        ("test_loss", None),
+        ("test_accuracy", None),
+    ):
         values = curves.column(metric)
         values = values[~np.isnan(values)] if values is not None else np.array([])
         if values.size:
             summary[f"final_{metric}"] = float(values[-1])
-            summary[f"best_{metric}"] = float(best(values))
+            if best is not None:
+                summary[f"best_{metric}"] = float(best(values))
     return summary

@@ -73,11 +73,13 @@ def test_loads_with_shapes_dtypes_and_classes(name):
     ds = load_small(name)
     n_rows, n_features, n_classes = SHAPES[name]
     assert ds.name == name
-    assert ds.n_train + ds.n_val == n_rows
-    assert abs(ds.n_val - 0.2 * n_rows) <= (n_classes or 1)
+    assert ds.n_train + ds.n_val + ds.n_test == n_rows
+    assert abs(ds.n_test - 0.2 * n_rows) <= (n_classes or 1)
+    assert abs(ds.n_val - 0.2 * (n_rows - ds.n_test)) <= (n_classes or 1)
     assert ds.X_train.shape == (ds.n_train, n_features) == (ds.n_train, ds.n_features)
     assert ds.X_val.shape == (ds.n_val, n_features)
-    assert ds.X_train.dtype == ds.X_val.dtype == np.float64
+    assert ds.X_test.shape == (ds.n_test, n_features)
+    assert ds.X_train.dtype == ds.X_val.dtype == ds.X_test.dtype == np.float64
     assert ds.n_classes == n_classes
     assert ds.shift_step is None
     if n_classes is None:
@@ -88,7 +90,36 @@ def test_loads_with_shapes_dtypes_and_classes(name):
         assert ds.y_train.dtype == ds.y_val.dtype == np.int64
         assert set(np.unique(ds.y_train)) == set(range(n_classes))
         assert set(np.unique(ds.y_val)) == set(range(n_classes))
+        assert set(np.unique(ds.y_test)) == set(range(n_classes))
     assert np.isfinite(ds.X_train).all() and np.isfinite(ds.X_val).all()
+
+
+def test_the_three_parts_are_disjoint_and_test_does_not_move_with_val_fraction():
+    """Test rows are drawn first, so changing val_fraction never moves a row into test."""
+    a = load_dataset("spirals", n_samples=200, standardize=False, val_fraction=0.2)
+    b = load_dataset("spirals", n_samples=200, standardize=False, val_fraction=0.4)
+    rows = lambda X: {tuple(r) for r in X}  # noqa: E731
+    assert rows(a.X_test) == rows(b.X_test)
+    assert not rows(a.X_test) & (rows(a.X_train) | rows(a.X_val))
+    assert not rows(a.X_train) & rows(a.X_val)
+
+
+def test_mnist1d_keeps_its_own_test_part():
+    from harness.data.mnist1d_local import cached_mnist1d, generator_args
+
+    ds = load_dataset("mnist1d", standardize=False, num_samples=200)
+    X, _ = cached_mnist1d(generator_args(200, seed=0))
+    np.testing.assert_array_equal(ds.X_test, X[160:])
+    with pytest.raises(ValueError, match=r"dataset.test_fraction=0.3 .*MNIST-1D keeps its own"):
+        load_dataset("mnist1d", num_samples=200, test_fraction=0.3)
+
+
+def test_a_shift_changes_the_test_part_too():
+    ds = load_dataset("spirals", n_samples=100).with_shift(
+        at_step=5, kind="scale_inputs", factor=2.0
+    )
+    np.testing.assert_array_equal(ds.test(4)[0], ds.X_test)
+    np.testing.assert_array_equal(ds.test(5)[0], 2.0 * ds.X_test)
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))

@@ -1,10 +1,10 @@
 """Offline, seeded data sets for the optimizer lab, by name.
 
-``load_dataset(name, seed=..., val_fraction=..., **options)`` looks ``name`` up in
-``DATASETS``; each entry is a ``load_*`` function whose keyword arguments after ``seed``
-and ``val_fraction`` are the options that data set accepts (``standardize`` among them:
-True by default, False for ``linreg``). Non-stationary variants come from
-``Dataset.with_shift``.
+``load_dataset(name, seed=..., val_fraction=..., test_fraction=..., **options)`` looks
+``name`` up in ``DATASETS``; each entry is a ``load_*`` function whose keyword arguments
+after ``seed``, ``val_fraction`` and ``test_fraction`` are the options that data set
+accepts (``standardize`` among them: True by default, False for ``linreg``).
+Non-stationary variants come from ``Dataset.with_shift``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "spirals": load_spirals,
 }
 
-_COMMON = ("seed", "val_fraction")
+_COMMON = ("seed", "val_fraction", "test_fraction")
 
 
 def dataset_options(name: str) -> dict[str, object]:
@@ -51,7 +51,12 @@ def dataset_options(name: str) -> dict[str, object]:
 
 
 def load_dataset(
-    name: str, *, seed: int = 0, val_fraction: float = 0.2, **options: object
+    name: str,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    **options: object,
 ) -> Dataset:
     """Load the registered data set ``name``; unknown names or options raise ``ValueError``.
 
@@ -70,7 +75,9 @@ def load_dataset(
                 f" allowed: {', '.join(_COMMON + tuple(allowed))}"
             )
     val_fraction = check_fraction("dataset.val_fraction", val_fraction)
-    return DATASETS[name](seed=seed, val_fraction=val_fraction, **options)
+    return DATASETS[name](
+        seed=seed, val_fraction=val_fraction, test_fraction=test_fraction, **options
+    )
 
 
 def _loader(name: str) -> Callable[..., Dataset]:

@@ -21,20 +21,22 @@ TASKS = ("classification", "regression")
 
 @dataclass(frozen=True, eq=False, repr=False, kw_only=True)
 class Dataset:
-    """Train and validation arrays of one task, optionally changing at ``shift.at_step``.
+    """Train, validation and (held-out) test arrays of one task, optionally changing at
+    ``shift.at_step``.
 
     ``X_*`` are float64 ``(rows, n_features)``. ``y_*`` are int64 labels in
     ``[0, n_classes)`` for ``task="classification"``, float64 targets for
     ``task="regression"`` (then ``n_classes is None``). ``x_mean``/``x_std`` are the
     train-only statistics the features were standardized with (``None`` if they were
     not). ``after_shift`` holds the ``(X_train, y_train, X_val, y_val)`` used from
-    ``shift.at_step`` on. All arrays are made read-only; ``meta`` holds loader extras
-    (e.g. the true weights of ``linreg``).
+    ``shift.at_step`` on, ``after_shift_test`` the ``(X_test, y_test)``. ``X_test`` and
+    ``y_test`` may be ``None`` (no test part: no test metrics). All arrays are made read-only;
+    ``meta`` holds loader extras (e.g. the true weights of ``linreg``).
 
     >>> ds = Dataset(name="toy", X_train=np.eye(3), y_train=np.arange(3),
     ...              X_val=np.ones((1, 3)), y_val=np.array([1]), n_classes=3)
     >>> ds
-    Dataset(name='toy', task='classification', n_train=3, n_val=1, n_features=3, n_classes=3, shift_step=None)
+    Dataset(name='toy', task='classification', n_train=3, n_val=1, n_test=0, n_features=3, n_classes=3, shift_step=None)
     >>> X, y = ds.sample_batch(np.random.default_rng(0), batch_size=3)
     >>> sorted(y.tolist()), X.shape
     ([0, 1, 2], (3, 3))
@@ -45,12 +47,15 @@ class Dataset:
     y_train: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
+    X_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
     task: str = "classification"
     n_classes: int | None = None
     x_mean: np.ndarray | None = None
     x_std: np.ndarray | None = None
     shift: Shift | None = None
     after_shift: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    after_shift_test: tuple[np.ndarray, np.ndarray] | None = None
     meta: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -60,6 +65,10 @@ class Dataset:
         n_features = self.X_train.shape[-1]
         _check_pair("train", self.X_train, self.y_train, n_features, self.n_classes)
         _check_pair("val", self.X_val, self.y_val, n_features, self.n_classes)
+        if (self.X_test is None) != (self.y_test is None):
+            raise ValueError("Dataset needs both X_test and y_test, or neither")
+        if self.X_test is not None:
+            _check_pair("test", self.X_test, self.y_test, n_features, self.n_classes)
         if self.after_shift is not None:
             X_train, y_train, X_val, y_val = self.after_shift
             _check_pair("shifted train", X_train, y_train, n_features, self.n_classes)
@@ -81,6 +90,11 @@ class Dataset:
     def n_val(self) -> int:
         """Number of validation rows."""
         return self.X_val.shape[0]
+
+    @property
+    def n_test(self) -> int:
+        """Number of held-out test rows (0 without a test part)."""
+        return 0 if self.X_test is None else self.X_test.shape[0]
 
     @property
     def shift_step(self) -> int | None:
@@ -128,6 +142,12 @@ class Dataset:
             return self.after_shift[2], self.after_shift[3]
         return self.X_val, self.y_val
 
+    def test(self, step: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+        """The (read-only) held-out test arrays in force at ``step``; ``None`` without them."""
+        if self.after_shift_test is not None and step >= self.shift.at_step:
+            return self.after_shift_test
+        return None if self.X_test is None else (self.X_test, self.y_test)
+
     def with_shift(self, at_step: int, kind: str, factor: float = 10.0, seed: int = 0) -> Dataset:
         """A copy whose data changes from ``at_step`` on (see ``harness.data.shift``).
 
@@ -148,7 +168,13 @@ class Dataset:
             )
         shift = make_shift(at_step, kind, factor, seed, task=self.task, n_classes=self.n_classes)
         after = shifted_arrays(shift, self.X_train, self.y_train, self.X_val, self.y_val)
-        return dataclasses.replace(self, shift=shift, after_shift=after)
+        after_test = None
+        if self.X_test is not None:
+            after_test = shifted_arrays(shift, self.X_test, self.y_test, self.X_test, self.y_test)
+            after_test = after_test[:2]
+        return dataclasses.replace(
+            self, shift=shift, after_shift=after, after_shift_test=after_test
+        )
 
     def _train_arrays(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         if self.after_shift is not None and step >= self.shift.at_step:
@@ -156,14 +182,20 @@ class Dataset:
         return self.X_train, self.y_train
 
     def _arrays(self) -> list[np.ndarray]:
-        arrays = [self.X_train, self.y_train, self.X_val, self.y_val]
-        arrays += [a for a in (self.x_mean, self.x_std) if a is not None]
-        return arrays + list(self.after_shift or ())
+        arrays = [self.X_train, self.y_train, self.X_val, self.y_val, self.X_test, self.y_test]
+        arrays += [
+            self.x_mean,
+            self.x_std,
+            *(self.after_shift or ()),
+            *(self.after_shift_test or ()),
+        ]
+        return [a for a in arrays if a is not None]
 
     def __repr__(self) -> str:
         return (
             f"Dataset(name={self.name!r}, task={self.task!r}, n_train={self.n_train},"
-            f" n_val={self.n_val}, n_features={self.n_features}, n_classes={self.n_classes},"
+            f" n_val={self.n_val}, n_test={self.n_test}, n_features={self.n_features},"
+            f" n_classes={self.n_classes},"
             f" shift_step={self.shift_step})"
         )
 

@@ -18,13 +18,19 @@ from harness.data.dataset import Dataset
 from harness.data.prepare import build_dataset, seeded_rngs
 
 
-def load_digits(*, seed: int = 0, val_fraction: float = 0.2, standardize: bool = True) -> Dataset:
+def load_digits(
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    standardize: bool = True,
+) -> Dataset:
     """The digits as 64 pixel features (0..16 before standardization), stratified split.
 
     The images are fixed; ``seed`` only draws the split.
 
     >>> load_digits()
-    Dataset(name='digits', task='classification', n_train=1438, n_val=359, n_features=64, n_classes=10, shift_step=None)
+    Dataset(name='digits', task='classification', n_train=1151, n_val=287, n_test=359, n_features=64, n_classes=10, shift_step=None)
     """  # noqa: E501
     X, y = cached_digits()
     _, split_rng = seeded_rngs(seed)
@@ -35,6 +41,7 @@ def load_digits(*, seed: int = 0, val_fraction: float = 0.2, standardize: bool =
         n_classes=10,
         split_rng=split_rng,
         val_fraction=check_fraction("dataset.val_fraction", val_fraction),
+        test_fraction=check_fraction("dataset.test_fraction", test_fraction),
         standardize=check_bool("dataset.standardize", standardize),
     )
 

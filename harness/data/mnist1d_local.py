@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from importlib.metadata import version
 import numpy as np
 
 from harness.data.cache import cache_dir, read_npz, save_npz_atomic
-from harness.data.checks import check_bool, check_fraction, check_int
+from harness.data.checks import bad_value, check_bool, check_fraction, check_int
 from harness.data.dataset import Dataset
 from harness.data.prepare import build_dataset, seeded_rngs
 
@@ -100,13 +101,16 @@ def load_mnist1d(
     *,
     seed: int = 0,
     val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
     num_samples: int | None = None,
     standardize: bool = True,
 ) -> Dataset:
     """MNIST-1D: 40 features, 10 classes, ``num_samples`` (default the package's 5000).
 
     ``seed`` seeds the generator (the package's own default is 42) and the stratified
-    split, which replaces the package's fixed 80/20 split. The package already scales
+    train/validation split of the package's training part; the package's own test part
+    (``train_split`` = 80/20) stays the held-out test set, so ``test_fraction`` must be
+    that part's 0.2 (any other value is refused). The package already scales
     all samples by one global mean and std; ``standardize`` then standardizes each
     feature with train statistics. ``meta["generator_args"]`` records the arguments.
     """
@@ -114,7 +118,15 @@ def load_mnist1d(
         num_samples = check_int("dataset.num_samples", num_samples, minimum=20)
     seed = check_int("dataset.seed", seed, minimum=0, maximum=2**32 - 1)  # np.random.seed's range
     args = generator_args(num_samples, seed)
+    own_test = 1.0 - float(args["train_split"])
+    if not math.isclose(check_fraction("dataset.test_fraction", test_fraction), own_test):
+        raise bad_value(
+            "dataset.test_fraction",
+            test_fraction,
+            f"{own_test:g}: MNIST-1D keeps its own test part",
+        )
     X, y = cached_mnist1d(args)
+    n_train_part = int(len(y) * float(args["train_split"]))  # the package's own split point
     _, split_rng = seeded_rngs(seed)
     return build_dataset(
         "mnist1d",
@@ -124,5 +136,6 @@ def load_mnist1d(
         split_rng=split_rng,
         val_fraction=check_fraction("dataset.val_fraction", val_fraction),
         standardize=check_bool("dataset.standardize", standardize),
+        test_rows=np.arange(n_train_part, len(y)),
         meta={"generator_args": args},
     )

@@ -1,8 +1,11 @@
 """Turn raw ``(X, y)`` arrays into a ``Dataset``: seeded split, then train-only standardization.
 
 Every loader goes through ``build_dataset`` so all data sets split and standardize the
-same way. The seed of a loader is spawned into two independent streams
-(``seeded_rngs``): one makes the data, one splits it.
+same way: first a held-out **test** part (``test_fraction`` of the rows, or rows the data set
+fixes itself, like MNIST-1D's own test part), then **validation** (``val_fraction`` of the
+rows left), the rest trains. Selection (best lr, tuning) uses validation; verdicts use test.
+The seed of a loader is spawned into two independent streams (``seeded_rngs``): one makes
+the data, one splits it.
 """
 
 from __future__ import annotations
@@ -76,33 +79,48 @@ def build_dataset(
     split_rng: np.random.Generator,
     val_fraction: float,
     standardize: bool,
+    test_fraction: float = 0.2,
+    test_rows: np.ndarray | None = None,
     meta: Mapping[str, object] | None = None,
 ) -> Dataset:
-    """Split ``(X, y)`` and standardize with train statistics into a ``Dataset``.
+    """Split ``(X, y)`` into train / validation / test and standardize with train statistics.
 
-    ``n_classes=None`` makes a regression task (float64 targets, random split);
-    otherwise labels are int64 and the split is stratified.
+    ``test_rows`` fixes the test part (a data set's own); otherwise ``test_fraction`` of the
+    rows are drawn for it. ``val_fraction`` is then a fraction of the rows left.
+    ``n_classes=None`` makes a regression task (float64 targets, random split); otherwise
+    labels are int64 and both splits are stratified.
 
-    >>> X, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2
+    >>> X, y = np.arange(40.0).reshape(20, 2), np.arange(20) % 2
     >>> ds = build_dataset("toy", X, y, n_classes=2, split_rng=np.random.default_rng(0),
-    ...                    val_fraction=0.2, standardize=True)
-    >>> ds.n_train, ds.n_val, float(abs(ds.X_train.mean()) < 1e-12)
-    (8, 2, 1.0)
+    ...                    val_fraction=0.25, standardize=True)
+    >>> ds.n_train, ds.n_val, ds.n_test, float(abs(ds.X_train.mean()) < 1e-12)
+    (12, 4, 4, 1.0)
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64 if n_classes is None else np.int64)
-    train, val = split_indices(split_rng, len(y), val_fraction, None if n_classes is None else y)
-    X_train, X_val = X[train], X[val]
+    labels = None if n_classes is None else y
+    if test_rows is None:
+        rest, test = split_indices(split_rng, len(y), test_fraction, labels)
+    else:
+        test = np.sort(np.asarray(test_rows, dtype=np.int64))
+        rest = np.setdiff1d(np.arange(len(y)), test)
+    train, val = split_indices(
+        split_rng, len(rest), val_fraction, None if labels is None else labels[rest]
+    )
+    train, val = rest[train], rest[val]
+    X_train, X_val, X_test = X[train], X[val], X[test]
     mean = std = None
     if standardize:
         mean, std = fit_standardizer(X_train)
-        X_train, X_val = (X_train - mean) / std, (X_val - mean) / std
+        X_train, X_val, X_test = ((part - mean) / std for part in (X_train, X_val, X_test))
     return Dataset(
         name=name,
         X_train=X_train,
         y_train=y[train],
         X_val=X_val,
         y_val=y[val],
+        X_test=X_test,
+        y_test=y[test],
         task="regression" if n_classes is None else "classification",
         n_classes=n_classes,
         x_mean=mean,

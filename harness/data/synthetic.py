@@ -71,6 +71,7 @@ def load_spirals(
     *,
     seed: int = 0,
     val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
     n_samples: int = 1000,
     noise: float = 0.1,
     standardize: bool = True,
@@ -78,7 +79,7 @@ def load_spirals(
     """Two interleaved noisy spirals: 2 features, 2 classes (see ``make_spirals``).
 
     >>> load_spirals(n_samples=100)
-    Dataset(name='spirals', task='classification', n_train=80, n_val=20, n_features=2, n_classes=2, shift_step=None)
+    Dataset(name='spirals', task='classification', n_train=64, n_val=16, n_test=20, n_features=2, n_classes=2, shift_step=None)
     """  # noqa: E501
     n_samples = check_int("dataset.n_samples", n_samples, minimum=10)
     noise = check_real("dataset.noise", noise, minimum=0.0)
@@ -91,6 +92,7 @@ def load_spirals(
         n_classes=2,
         split_rng=split_rng,
         val_fraction=check_fraction("dataset.val_fraction", val_fraction),
+        test_fraction=check_fraction("dataset.test_fraction", test_fraction),
         standardize=check_bool("dataset.standardize", standardize),
     )
 
@@ -99,6 +101,7 @@ def load_blobs(
     *,
     seed: int = 0,
     val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
     n_samples: int = 1000,
     n_classes: int = 3,
     n_features: int = 2,
@@ -129,6 +132,7 @@ def load_blobs(
         n_classes=n_classes,
         split_rng=split_rng,
         val_fraction=check_fraction("dataset.val_fraction", val_fraction),
+        test_fraction=check_fraction("dataset.test_fraction", test_fraction),
         standardize=check_bool("dataset.standardize", standardize),
     )
 
@@ -137,6 +141,7 @@ def load_linreg(
     *,
     seed: int = 0,
     val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
     n_samples: int = 1000,
     n_features: int = 10,
     condition_number: float = 100.0,
@@ -167,6 +172,7 @@ def load_linreg(
         n_classes=None,
         split_rng=split_rng,
         val_fraction=check_fraction("dataset.val_fraction", val_fraction),
+        test_fraction=check_fraction("dataset.test_fraction", test_fraction),
         standardize=check_bool("dataset.standardize", standardize),
         meta={"w_star": w_star, "condition_number": condition_number},
     )
