@@ -24,11 +24,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pandas as pd
 from mlflow import MlflowClient, MlflowException
 
 from analysis.contract import REPORT_ARTIFACT_DIR, SWEEP_ID_TAG
 from analysis.figures import write_figures
 from analysis.load import AnalysisError, Study, load_study
+from analysis.parent import log_sweep_summary
 from analysis.render import to_html, to_markdown
 from analysis.sections import to_analysis, to_csv_tables, to_sections
 
@@ -125,9 +127,13 @@ def _move_into_place(staging: Path, out_dir: Path) -> Path | None:
 
 
 def log_report(study: Study, out_dir: Path) -> None:
-    """Log the report folder as artifacts under ``report/`` of the sweep's parent run."""
+    """Log the report folder as artifacts under ``report/`` of the sweep's parent run, and
+    write the sweep's story onto that run (description, swept params, counts)."""
     client = MlflowClient(tracking_uri=study.tracking_uri)
     client.log_artifacts(study.parent.info.run_id, str(out_dir), REPORT_ARTIFACT_DIR)
+    findings_csv = Path(out_dir) / "tables" / "findings.csv"
+    findings = pd.read_csv(findings_csv) if findings_csv.is_file() else pd.DataFrame()
+    log_sweep_summary(client, study, findings, f"{REPORT_ARTIFACT_DIR}/report.html")
 
 
 def _parser() -> argparse.ArgumentParser:

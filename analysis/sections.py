@@ -7,27 +7,14 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from analysis import findings as fnd
 from analysis import stats
+from analysis import verdicts as v
+from analysis.captions import caption
 from analysis.load import Study, param_columns
-from analysis.render import FigureRef, Section
+from analysis.render import FigureRef, Lead, Section
 
 __all__ = ["Analysis", "to_analysis", "to_csv_tables", "to_sections"]
-
-CAPTIONS = {
-    "loss": "Train and validation loss (log scale) of each label's best learning rate: mean "
-    "over seeds, 95 % t-interval band; dotted line: distribution shift.",
-    "accuracy": "Validation accuracy, mean over seeds with 95 % t-interval band.",
-    "effective_lr": "Median effective step size per coordinate (log-log), band p10–p90; "
-    "dashed: the t^(-1/2) decay of Adagrad's step on a constant gradient.",
-    "accumulator": "Mean squared-gradient accumulator: Adagrad's sum grows without bound, "
-    "RMSprop's moving average levels off, sooner for smaller decay rates.",
-    "lr_sensitivity": "Final validation loss against learning rate: a dot per seed, line "
-    "through medians; crosses: diverged or failed seeds.",
-    "decay_heatmap": "RMSprop: median final validation loss over learning rate × decay rate.",
-    "trajectories": "Paths of each optimizer on the 2-D test functions; star: minimum.",
-    "performance_profile": "Performance profile: fraction of problems on which a label reaches "
-    "the target within τ times the fastest label's steps.",
-}
 
 
 @dataclass
@@ -40,6 +27,7 @@ class Analysis:
     decay_exponents: pd.DataFrame
     stalls: pd.DataFrame
     recovery: pd.DataFrame
+    findings: pd.DataFrame
 
 
 def to_analysis(study: Study, target_metric: str = "val_loss", rel: float = stats.TARGET_REL):
@@ -52,6 +40,7 @@ def to_analysis(study: Study, target_metric: str = "val_loss", rel: float = stat
         decay_exponents=stats.to_decay_exponents(curves, runs),
         stalls=stats.to_stall_steps(curves, runs, rel),
         recovery=stats.to_recovery_times(curves, runs),
+        findings=fnd.to_findings([(study.experiment.name, runs, curves)]),
     )
 
 
@@ -65,7 +54,9 @@ def to_csv_tables(study: Study, analysis: Analysis) -> dict[str, pd.DataFrame]:
         "decay_exponents_runs": analysis.decay_exponents,
         "decay_exponents": stats.to_group_summary(analysis.decay_exponents, "decay_exponent"),
         "stalls_runs": analysis.stalls,
+        "stalls": stats.to_stall_summary(analysis.stalls),
         "recovery_runs": analysis.recovery,
+        "findings": analysis.findings,
     }
 
 
@@ -115,7 +106,8 @@ def _study_section(study: Study, analysis: Analysis) -> Section:
         f"- Configurations: {len(analysis.groups)}; seeds per configuration: "
         + (f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}–{seeds.max()}"),
         f"- Problems: {', '.join(f'`{p}`' for p in sorted(runs['problem'].unique()))}",
-        "- Tables as CSV in `tables/`; figures as PNG and PDF in `figures/`",
+        "- Tables as CSV in `tables/` (the findings in `tables/findings.csv`); figures as PNG, "
+        "SVG and PDF in `figures/`",
         f"- Generated: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
     ]
     return Section("Study", ["\n".join(lines)])
@@ -180,16 +172,23 @@ def _decay_section(analysis: Analysis) -> Section:
 
 
 def _stall_section(analysis: Analysis) -> Section:
-    stalls = analysis.stalls
-    rows = stalls.groupby("group", sort=False)["stall_step"].agg(
-        stalled=lambda v: f"{v.notna().sum()}/{len(v)}", median_stall_step="median"
-    )
-    shown = _described(analysis, rows.reset_index())
+    summary = stats.to_stall_summary(analysis.stalls)
+    if summary.empty:
+        return Section("Stalls", ["No adaptive optimizer in this study: nothing can stall."])
+    summary["stalled"] = [
+        f"{k}/{n}" + (f" [{lo:.2f}, {hi:.2f}]" if n else "")
+        for k, n, lo, hi in summary[["k", "n", "ci_low", "ci_high"]].itertuples(False)
+    ]
+    summary = summary.rename(columns={"median_stall_step": "median stall step (stalled)"})
+    shown = _described(analysis, summary[["group", "stalled", "median stall step (stalled)"]])
     text = (
-        f"A run stalls when its smoothed train loss improves by less than "
-        f"{stats.STALL_THRESHOLD:.0%} over {stats.STALL_WINDOW_FRACTION:.0%} of the run "
-        "while still above the train-loss target, up to its end (diverged and failed runs "
-        "are not counted)."
+        "A run stalls when the optimizer's own step shrinks (decay exponent of its "
+        f"bias-corrected effective step < {stats.STALL_EXPONENT}) while its smoothed train "
+        "loss ends above the problem's train-loss target; a loss plateau alone is not a stall. "
+        "Per configuration: stalled seeds k/n with the exact (Clopper-Pearson) 95 % interval of "
+        "the fraction; diverged or failed seeds are left out. The stall step (where the loss "
+        "flattened) is a median over the stalled seeds only. SGD, Momentum and Nesterov have a "
+        "fixed step and are not listed."
     )
     return Section("Stalls", [text, shown])
 
@@ -200,15 +199,44 @@ def _recovery_section(analysis: Analysis) -> Section:
             "Recovery after a distribution shift",
             ["No run has `dataset.shift_step` set: the study is stationary."],
         )
-    summary = stats.to_group_summary(analysis.recovery, "recovery_time")
+    recovery = analysis.recovery
+    defined = recovery[recovery["reason"].isna()]
+    summary = stats.to_group_summary(defined, "recovery_time")
     summary["recovered"] = _reached(summary)
     shown = _described(analysis, summary[["group", "median", "recovered"]])
     shown = shown.rename(columns={"median": "median steps"})
     text = (
-        "Steps after `dataset.shift_step` until the smoothed train loss is back at its "
-        "pre-shift level; median over seeds, ∞ when most seeds never recover in the run."
+        "On the training loss (logged every step), against the unshifted control of the same "
+        "configuration and seed: steps after `dataset.shift_step` until the smoothed loss is "
+        f"back within {stats.RECOVERY_FRACTION:.0%} of the jump above the control's; median "
+        "over seeds, ∞ when never."
     )
-    return Section("Recovery after a distribution shift", [text, shown])
+    blocks = [text, shown]
+    undefined = recovery[recovery["reason"].notna()]
+    if not undefined.empty:
+        counts = undefined.groupby("reason").size()
+        blocks.append(
+            "Undefined and left out: "
+            + "; ".join(f"{n} run(s): {reason}" for reason, n in counts.items())
+            + "."
+        )
+    return Section("Recovery after a distribution shift", blocks)
+
+
+def _findings_section(study: Study, analysis: Analysis, figures: dict[str, str]) -> Section:
+    table = analysis.findings
+    if table.empty:
+        return Section(
+            "Findings",
+            ["This study makes none of the lecture's claims (it needs Adagrad and RMSprop)."],
+        )
+    blocks: list = [Lead(fnd.to_sentences(table))]
+    shown = table[["claim", "arm", "effect", "ci_low", "ci_high", "n", "split", "verdict"]]
+    blocks.append(shown)
+    cited = [name for name in dict.fromkeys(table["figure"]) if name in figures]
+    blocks += [_figure(study, name, figures[name]) for name in cited[:2]]
+    blocks.append("Rule, stated before the data:\n" + "\n".join(f"- {r}" for r in v.RULE))
+    return Section("Findings", blocks)
 
 
 def _problems_section(runs: pd.DataFrame) -> Section:
@@ -253,10 +281,15 @@ def _methods_section() -> Section:
     return Section("Methods", ["\n".join(lines)])
 
 
+def _figure(study: Study, name: str, path: str) -> FigureRef:
+    return FigureRef(path, caption(name, study.runs, study.curves))
+
+
 def to_sections(study: Study, analysis: Analysis, figures: dict[str, str]) -> list[Section]:
     """The report, section by section; ``figures`` maps figure name → relative PNG path."""
-    figure_blocks = [FigureRef(path, CAPTIONS.get(name, name)) for name, path in figures.items()]
+    figure_blocks = [_figure(study, name, path) for name, path in figures.items()]
     return [
+        _findings_section(study, analysis, figures),
         _study_section(study, analysis),
         _config_section(study.runs),
         _end_section(analysis),

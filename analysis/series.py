@@ -10,7 +10,14 @@ import math
 
 import numpy as np
 
-__all__ = ["decay_exponent", "recovery_time", "smooth", "stall_step", "time_to_target"]
+__all__ = [
+    "decay_exponent",
+    "recovery_against_control",
+    "recovery_time",
+    "smooth",
+    "stall_step",
+    "time_to_target",
+]
 
 
 def smooth(
@@ -126,3 +133,40 @@ def recovery_time(
     after = steps > shift_step
     reached = time_to_target(steps[after], values[after], level)
     return reached - shift_step
+
+
+def recovery_against_control(
+    run: tuple[np.ndarray, np.ndarray],
+    control: tuple[np.ndarray, np.ndarray],
+    shift_step: float,
+    window: float,
+    fraction: float = 0.1,
+) -> tuple[float, float]:
+    """``(jump, steps to recover)`` of a shifted run's loss against its unshifted control's.
+
+    Both are ``(steps, values)`` of a loss smoothed with ``reset_at=shift_step``. The gap is
+    run − control on their common steps; the jump is the largest gap within ``window`` steps
+    after the shift; recovery is the first step at or after that peak whose gap is at most
+    ``fraction`` × jump, counted from the shift (``inf``: never). A jump <= 0 means the change
+    did not raise the loss: the time is then nan.
+
+    >>> t = np.arange(0, 400)
+    >>> control = 1.0 / (1 + t / 50)
+    >>> run = control + np.where(t > 100, np.exp(-(t - 100) / 20), 0.0)
+    >>> jump, time = recovery_against_control((t, run), (t, control), 100, window=10)
+    >>> round(jump, 3), time
+    (0.951, 48.0)
+    """
+    steps, values = run
+    common, mine, theirs = np.intersect1d(steps, control[0], return_indices=True)
+    gap = np.asarray(values, dtype=np.float64)[mine] - np.asarray(control[1])[theirs]
+    after = common > shift_step
+    first = after & (common <= shift_step + window)
+    if not first.any():
+        return math.nan, math.nan
+    peak_at = np.flatnonzero(first)[int(np.argmax(gap[first]))]
+    jump = float(gap[peak_at])
+    if not jump > 0:
+        return jump, math.nan
+    back = np.flatnonzero(gap[peak_at:] <= fraction * jump)
+    return jump, float(common[peak_at + back[0]] - shift_step) if back.size else math.inf

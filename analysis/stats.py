@@ -8,18 +8,32 @@ Conventions, also stated in the report:
   seeds than a sweep usually has. Non-finite values (a diverged step) are left out; a group
   with one seed has no interval (nan).
 - **Time to target** (AlgoPerf's rule): per problem (``dataset/model``), the target is
-  ``best_final * (1 + rel)`` (``rel = 0.05``), best_final being the best configuration's median
-  final value over its finished, non-diverged seeds (robust to one lucky seed; with one seed per
-  configuration it is the best run's); or, with ``quantile=q``, the q-quantile of the finals of
-  all finished, non-diverged runs. A run's time is
-  the first step at or below it; never reached, diverged or not FINISHED is ``inf``. train_loss is
-  minibatch-noisy, so it is first smoothed (trailing mean over 2 % of the run).
-- **Decay exponent**: slope of log(effective_lr_median) against log(step) over the second half.
-- **Stall step**: on the smoothed train_loss, the first step from which the improvement over the
-  next 10 % of the run stays below 1 % while the loss stays above the train-loss target.
-- **Recovery time**: for runs with ``dataset.shift_step``, the steps after the shift until the
-  smoothed train_loss (smoothed separately on each side of the shift) is back at its pre-shift
-  level; never is ``inf``.
+  ``best_final * (1 + rel)`` (``rel = 0.05``), best_final being the lowest median final value
+  among the configurations **whose seeds all finished without diverging** (a configuration
+  with one survivor cannot set the bar); or, with ``quantile=q``, the q-quantile of the finals
+  of all finished, non-diverged runs. A run's time is the first step at or below it; never
+  reached, diverged or not FINISHED is ``inf``. Groups are summarized by the median and
+  "k of n reached", never by a mean of the finite times. train_loss is minibatch-noisy, so it
+  is first smoothed (trailing mean over 2 % of the run).
+- **Decay exponent**: slope of log(effective step) against log(step) over the second half,
+  from runs that finished without diverging, for the adaptive optimizers only (a fixed-step
+  optimizer's "exponent" means nothing). RMSprop's h starts at 0 and is not bias-corrected, so
+  its early steps look large; the exponent is measured on the bias-corrected step
+  ``effective_lr · sqrt(1 - α^t)`` (α = 0.999 would otherwise show about -0.22 over 2000 steps
+  from its warm-up alone).
+- **Stall** (per run, then k of n seeds per configuration): the optimizer's own step shrinks
+  (decay exponent below ``STALL_EXPONENT`` = -0.25, halfway between "not stopping" 0 and the
+  jar's -0.5) while its smoothed train loss ends above the problem's train-loss target. A
+  plateau of the loss alone (one seed's batch order flattening every arm) is not a stall.
+- **Recovery time** (on the training loss, logged every step): for runs with
+  ``dataset.shift_step``, against the unshifted control of the same configuration and seed
+  (``dataset.shift_kind=none``). gap(t) = smoothed loss − control's smoothed loss (both smoothed
+  with restart at the shift; zero before it, since both saw the same batches); the jump is
+  the largest gap in the first smoothing window after the shift; recovery is the first step
+  after that peak where the gap is back within ``RECOVERY_FRACTION`` (10 %) of the jump,
+  counted from the shift. ``inf`` when never; undefined (nan, with a reason) when the shift is
+  at or after the end, when it does not raise the loss, when the run, its control or either
+  diverged, or when no control exists.
 """
 
 from __future__ import annotations
@@ -49,6 +63,10 @@ __all__ = [
     "to_recovery_times",
     "to_smoothed_curves",
     "to_stall_steps",
+    "to_stall_summary",
+    "clopper_pearson",
+    "complete_groups",
+    "finished_ok",
     "to_time_to_target",
 ]
 
@@ -57,7 +75,17 @@ TARGET_REL = 0.05
 SMOOTH_FRACTION = 0.02
 STALL_WINDOW_FRACTION = 0.1
 STALL_THRESHOLD = 0.01
-END_METRICS = ("final_val_loss", "best_val_loss", "final_val_accuracy", "best_val_accuracy")
+STALL_EXPONENT = -0.25
+RECOVERY_FRACTION = 0.1
+ADAPTIVE = ("adagrad", "rmsprop", "adam")
+END_METRICS = (
+    "final_val_loss",
+    "best_val_loss",
+    "final_val_accuracy",
+    "best_val_accuracy",
+    "final_test_loss",
+    "final_test_accuracy",
+)
 RUN_COLUMNS = ["run_id", "group", "label", "problem", "seed"]
 
 
@@ -205,6 +233,17 @@ def _per_run(runs: pd.DataFrame, **columns: dict[str, float]) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def finished_ok(runs: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of runs that FINISHED without diverging."""
+    return (runs["status"] == "FINISHED").to_numpy() & ~runs["diverged"].to_numpy(dtype=bool)
+
+
+def complete_groups(runs: pd.DataFrame) -> set[str]:
+    """Groups every seed of which finished without diverging."""
+    ok = pd.Series(finished_ok(runs), index=runs.index)
+    return set(ok.groupby(runs["group"]).all().loc[lambda s: s].index)
+
+
 def to_time_to_target(
     curves: pd.DataFrame,
     runs: pd.DataFrame,
@@ -215,17 +254,19 @@ def to_time_to_target(
 ) -> pd.DataFrame:
     """Per run: the problem's ``target``, the run's ``final`` value and ``time_to_target`` step.
 
-    ``smooth_fraction`` defaults to 0.02 for train metrics and 0 (raw) for validation ones.
+    ``smooth_fraction`` defaults to 0.02 for train metrics and 0 (raw) for validation ones. The
+    target comes only from configurations whose seeds all finished (see the module notes).
     """
     if smooth_fraction is None:
         smooth_fraction = SMOOTH_FRACTION if metric.startswith("train") else 0.0
     curves_by_run = _smoothed(curves, runs, metric, smooth_fraction)
     final = {r: float(v[-1]) for r, (_, v) in curves_by_run.items()}
     table = _per_run(runs, final=final)
-    ok = (runs["status"] == "FINISHED").to_numpy() & ~runs["diverged"].to_numpy()
+    ok = finished_ok(runs)
     table["final"] = table["final"].where(ok & np.isfinite(table["final"]))
     if quantile is None:
-        medians = table.groupby(["problem", "group"])["final"].median()
+        complete = table[table["group"].isin(complete_groups(runs))]
+        medians = complete.groupby(["problem", "group"])["final"].median()
         best = medians.groupby(level="problem").min() * (1 + rel)
     else:
         best = table.groupby("problem")["final"].quantile(quantile)
@@ -238,18 +279,39 @@ def to_time_to_target(
     return table
 
 
+def _decay_rates(runs: pd.DataFrame) -> pd.Series:
+    """RMSprop's α per run (nan for every other optimizer)."""
+    if "optimizer.decay_rate" not in runs:
+        return pd.Series(np.nan, index=runs["run_id"])
+    alpha = pd.to_numeric(runs["optimizer.decay_rate"], errors="coerce")
+    alpha = alpha.where(runs["optimizer"] == "rmsprop")
+    return pd.Series(alpha.to_numpy(), index=runs["run_id"])
+
+
 def to_decay_exponents(
     curves: pd.DataFrame,
     runs: pd.DataFrame,
     metric: str = "effective_lr_median",
     start_fraction: float = 0.5,
 ) -> pd.DataFrame:
-    """Per run: the log-log slope of ``metric`` over the second half of training."""
-    slopes = {
-        run_id: ss.decay_exponent(steps, values, start_fraction)
-        for run_id, steps, values in iter_series(curves, metric)
-    }
-    return _per_run(runs, decay_exponent=slopes)
+    """Per adaptive run: the log-log slope of its (bias-corrected) effective step over the
+    second half of training; nan for runs that diverged or failed.
+
+    Fixed-step optimizers (SGD, Momentum, Nesterov) are left out: their step is lr by
+    definition.
+    """
+    adaptive = runs[runs["optimizer"].isin(ADAPTIVE)]
+    ok = set(adaptive.loc[finished_ok(adaptive), "run_id"])
+    alpha = _decay_rates(adaptive)
+    slopes = {}
+    for run_id, steps, values in iter_series(curves, metric):
+        if run_id not in ok:
+            continue
+        a = alpha.get(run_id, math.nan)
+        if math.isfinite(a):
+            values = values * np.sqrt(-np.expm1(steps * np.log(a)))  # sqrt(1 - α^t)
+        slopes[run_id] = ss.decay_exponent(steps, values, start_fraction)
+    return _per_run(adaptive, decay_exponent=slopes)
 
 
 def to_stall_steps(
@@ -260,58 +322,158 @@ def to_stall_steps(
     threshold: float = STALL_THRESHOLD,
     smooth_fraction: float = SMOOTH_FRACTION,
 ) -> pd.DataFrame:
-    """Per run: the stall step of the smoothed train_loss (nan: no stall, diverged or failed)."""
+    """Per adaptive run: ``stalled`` (its step shrinks while its loss ends above target; nan
+    for diverged or failed runs), the ``decay_exponent`` that decides it, the train-loss
+    ``target``, and ``stall_step``: where the smoothed loss flattened, for stalled runs only
+    (the first step from which it improves by < ``threshold`` over ``window_fraction``)."""
+    exponents = to_decay_exponents(curves, runs)
     targets = to_time_to_target(curves, runs, "train_loss", rel, None, smooth_fraction)
     target = dict(zip(targets["run_id"], targets["target"], strict=True))
+    final = dict(zip(targets["run_id"], targets["final"], strict=True))
     length = _run_length(runs, curves)
-    ok = set(runs.loc[(runs["status"] == "FINISHED") & ~runs["diverged"], "run_id"])
-    stalls = {
-        run_id: ss.stall_step(
-            steps, values, target[run_id], window_fraction * length[run_id], threshold
-        )
-        for run_id, (steps, values) in _smoothed(
-            curves, runs, "train_loss", smooth_fraction
-        ).items()
-        if run_id in ok
-    }
-    table = _per_run(runs, stall_step=stalls)
+    smoothed = _smoothed(curves, runs, "train_loss", smooth_fraction)
+    stalled, steps_at = {}, {}
+    for run_id, exponent in zip(exponents["run_id"], exponents["decay_exponent"], strict=True):
+        if not math.isfinite(exponent) or not math.isfinite(final.get(run_id, math.nan)):
+            continue
+        stalled[run_id] = float(exponent < STALL_EXPONENT and final[run_id] > target[run_id])
+        if stalled[run_id] and run_id in smoothed:
+            window = window_fraction * length[run_id]
+            steps_at[run_id] = ss.stall_step(*smoothed[run_id], -math.inf, window, threshold)
+    adaptive = runs[runs["run_id"].isin(exponents["run_id"])]
+    table = _per_run(adaptive, stalled=stalled, stall_step=steps_at)
+    table["decay_exponent"] = table["run_id"].map(
+        dict(zip(exponents["run_id"], exponents["decay_exponent"], strict=True))
+    )
     table["target"] = table["run_id"].map(target)
     return table
+
+
+def to_stall_summary(stalls: pd.DataFrame, level: float = CI_LEVEL) -> pd.DataFrame:
+    """Per group: ``k`` stalled of ``n`` decided seeds, the Clopper-Pearson interval of the
+    stalled fraction, and the median stall step over the stalled seeds (``n_undecided``:
+    diverged or failed seeds, left out).
+
+    >>> table = pd.DataFrame({"group": ["g"] * 4, "label": "Adagrad", "problem": "p",
+    ...                       "stalled": [1.0, 1.0, 0.0, np.nan], "stall_step": np.nan})
+    >>> row = to_stall_summary(table).iloc[0]
+    >>> int(row["k"]), int(row["n"]), int(row["n_undecided"]), round(float(row["ci_low"]), 3)
+    (2, 3, 1, 0.094)
+    """
+    rows = []
+    for (group, label, problem), part in stalls.groupby(["group", "label", "problem"], sort=False):
+        decided = part["stalled"].dropna()
+        k, n = int(decided.sum()), int(decided.size)
+        low, high = clopper_pearson(k, n, level)
+        rows.append(
+            {
+                "group": group,
+                "label": label,
+                "problem": problem,
+                "k": k,
+                "n": n,
+                "n_undecided": int(part["stalled"].isna().sum()),
+                "ci_low": low,
+                "ci_high": high,
+                "median_stall_step": part.loc[part["stalled"] == 1, "stall_step"].median(),
+            }
+        )
+    columns = ["group", "label", "problem", "k", "n", "n_undecided", "ci_low", "ci_high"]
+    return pd.DataFrame(rows, columns=[*columns, "median_stall_step"])
+
+
+def clopper_pearson(k: int, n: int, level: float = CI_LEVEL) -> tuple[float, float]:
+    """Exact interval of a proportion k/n (nan, nan when n = 0).
+
+    >>> [round(x, 3) for x in clopper_pearson(0, 5)]
+    [0.0, 0.522]
+    """
+    if n == 0:
+        return math.nan, math.nan
+    tail = (1 - level) / 2
+    low = 0.0 if k == 0 else float(sps.beta.ppf(tail, k, n - k + 1))
+    high = 1.0 if k == n else float(sps.beta.ppf(1 - tail, k + 1, n - k))
+    return low, high
+
+
+CONTROL_KIND = "none"
+CONTROL_KEYS = ("optimizer", "label", "problem", "optimizer.lr", "seed", "dataset.shift_step")
 
 
 def to_recovery_times(
     curves: pd.DataFrame,
     runs: pd.DataFrame,
     smooth_fraction: float = SMOOTH_FRACTION,
-    tolerance: float = 0.0,
+    fraction: float = RECOVERY_FRACTION,
 ) -> pd.DataFrame:
-    """Per non-stationary run: steps from ``dataset.shift_step`` back to the pre-shift loss."""
+    """Per shifted run: ``recovery_time`` against its unshifted control (module notes), the
+    ``jump`` and, when undefined, the ``reason``. Control runs themselves are not listed."""
     shifts = _shift_steps(runs)
+    kinds = runs.get("dataset.shift_kind", pd.Series("scale_inputs", index=runs.index))
+    kind_of = dict(zip(runs["run_id"], kinds.astype(str), strict=True))
+    shifted = runs[runs["run_id"].isin(shifts) & (kinds.astype(str) != CONTROL_KIND).to_numpy()]
+    controls = _controls(runs, shifted, kinds)
     smoothed = _smoothed(curves, runs, "train_loss", smooth_fraction, reset=True)
-    times = {
-        run_id: ss.recovery_time(*smoothed[run_id], shift, tolerance)
-        if run_id in smoothed
-        else math.inf
-        for run_id, shift in shifts.items()
-    }
-    table = _per_run(runs[runs["run_id"].isin(shifts)], recovery_time=times)
+    length = _run_length(runs, curves)
+    ok = dict(zip(runs["run_id"], finished_ok(runs), strict=True))
+    times, jumps, reasons = {}, {}, {}
+    for run_id in shifted["run_id"]:
+        control, shift = controls.get(run_id), shifts[run_id]
+        if shift >= length[run_id]:
+            reasons[run_id] = "shift at or after the last step"
+        elif not ok[run_id]:
+            reasons[run_id] = "diverged or failed"
+        elif control is None:
+            reasons[run_id] = "no unshifted control with the same seed"
+        elif not ok[control]:
+            reasons[run_id] = "its control diverged or failed"
+        elif run_id not in smoothed or control not in smoothed:
+            reasons[run_id] = "no train_loss curve"
+        else:
+            window = max(smooth_fraction * length[run_id], 1.0)
+            jump, time = ss.recovery_against_control(
+                smoothed[run_id], smoothed[control], shift, window, fraction
+            )
+            jumps[run_id] = jump
+            if jump > 0:
+                times[run_id] = time
+            else:
+                reasons[run_id] = "the change did not raise the loss"
+    table = _per_run(shifted, recovery_time=times, jump=jumps)
     table["shift_step"] = table["run_id"].map(shifts)
+    table["shift_kind"] = table["run_id"].map(kind_of)
+    table["control_run_id"] = table["run_id"].map(controls)
+    table["reason"] = table["run_id"].map(reasons)
     return table
 
 
+def _controls(runs: pd.DataFrame, shifted: pd.DataFrame, kinds: pd.Series) -> dict[str, str]:
+    """Shifted run id → the run id of its control (same keys, ``shift_kind=none``)."""
+    keys = [k for k in CONTROL_KEYS if k in runs]
+    control_runs = runs[(kinds.astype(str) == CONTROL_KIND).to_numpy()]
+    index = {tuple(row[1:]): row[0] for row in control_runs[["run_id", *keys]].itertuples(False)}
+    return {
+        row[0]: index[tuple(row[1:])]
+        for row in shifted[["run_id", *keys]].itertuples(False)
+        if tuple(row[1:]) in index
+    }
+
+
 def to_group_summary(per_run: pd.DataFrame, column: str, level: float = CI_LEVEL) -> pd.DataFrame:
-    """Per group: ``n``, ``n_inf`` (infinite), inf-aware ``median``, finite ``mean`` ± ``ci``."""
+    """Per group: ``n`` defined values, ``n_inf`` (infinite), inf-aware ``median``, and
+    ``mean`` ± ``ci`` only when every defined value is finite (never a mean of the finite ones).
+    """
     rows = []
     for (group, label, problem), part in per_run.groupby(["group", "label", "problem"], sort=False):
         values = part[column].to_numpy(dtype=np.float64)
-        mean, half = t_interval(values, level)
         defined = values[~np.isnan(values)]
+        mean, half = t_interval(defined, level) if np.isfinite(defined).all() else (np.nan,) * 2
         rows.append(
             {
                 "group": group,
                 "label": label,
                 "problem": problem,
-                "n": values.size,
+                "n": int(defined.size),
                 "n_inf": int(np.isinf(values).sum()),
                 "median": float(np.median(defined)) if defined.size else math.nan,
                 "mean": mean,

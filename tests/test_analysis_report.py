@@ -16,6 +16,7 @@ from analysis.report import main
 from analysis.sections import to_analysis, to_sections
 
 SECTIONS = [
+    "Findings",
     "Study",
     "Configuration",
     "End of training",
@@ -81,7 +82,7 @@ def test_report_links_figures_that_exist_relatively(report):
     out, _ = report
     markdown = (out / "report.md").read_text(encoding="utf-8")
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
-    assert "figures/loss.png" in images and len(images) == 6
+    assert "figures/loss.png" in images and len(set(images)) == 6  # findings cite some twice
     for image in images:
         assert (out / image).stat().st_size > 1000
         assert (out / image).with_suffix(".pdf").read_bytes().startswith(b"%PDF")
@@ -103,6 +104,18 @@ def test_report_is_logged_to_the_parent_run(store, report):
     assert {"report/report.md", "report/report.html", "report/figures", "report/tables"} <= logged
     assert any(store.main.parent_run_id in line for line in lines)
     assert lines[0].startswith("report: ") and lines[0].endswith("report.html")
+
+
+def test_the_parent_run_tells_the_sweeps_story(store, report):
+    """Description with the swept values, counts and where the report is; swept params and
+    counts the experiment's table can compare sweeps by."""
+    run = MlflowClient(store.tracking_uri).get_run(store.main.parent_run_id)
+    note = run.data.tags["mlflow.note.content"]
+    assert "- `optimizer.lr`: 0.01, 0.1" in note and "- `seed`: 0, 1, 2" in note
+    assert "**Runs:** 24 runs, 22 finished, 1 diverged, 1 failed, 0 killed" in note
+    assert "`report/report.html`" in note
+    assert run.data.params["swept.optimizer.lr"] == "0.01, 0.1"
+    assert run.data.metrics["sweep_diverged"] == 1 and run.data.metrics["sweep_runs"] == 24
 
 
 def test_unknown_experiment_is_one_line_exit_2_and_nothing_written(store, tmp_path, capsys):
@@ -170,7 +183,7 @@ def test_report_html_is_self_contained(report):
     page = (out / "report.html").read_text(encoding="utf-8")
     assert 'src="figures/' not in page and 'href="figures/' not in page
     sources = re.findall(r'<img src="([^"]+)"', page)
-    assert len(sources) == 6 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(set(sources)) == 6 and all(s.startswith("data:image/png;base64,") for s in sources)
     embedded = {base64.b64decode(s.split(",", 1)[1]) for s in sources}
     assert embedded == {png.read_bytes() for png in (out / "figures").glob("*.png")}
 

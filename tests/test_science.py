@@ -69,35 +69,28 @@ def shift_study(tmp_path_factory, run_harness):
         folder,
         "experiment=shift",
         "optimizer=adagrad,rmsprop_a0.9",
-        "dataset.shift_kind=scale_inputs,permute_labels",
-        "lr_scale=3",
+        "dataset.shift_kind=none,scale_inputs,permute_labels",
+        "lr_scale=1",
         "seed=0,1",
         "trainer.steps=2000",
         "dataset.shift_step=1000",
     )
     study = load_study("shift", tracking_uri=uri)
-    recovery = stats.to_recovery_times(study.curves, study.runs)
-    return recovery.merge(study.runs[["run_id", "dataset.shift_kind"]], on="run_id")
+    return stats.to_recovery_times(study.curves, study.runs)
 
 
-def mean_recovery(recovery, kind: str, label: str) -> float:
-    rows = recovery[(recovery["dataset.shift_kind"] == kind) & (recovery["label"] == label)]
-    assert len(rows) == 2
-    return float(np.mean(rows["recovery_time"]))
+def recovery_by_seed(recovery, kind: str, label: str) -> np.ndarray:
+    rows = recovery[(recovery["shift_kind"] == kind) & (recovery["label"] == label)]
+    assert len(rows) == 2 and rows["reason"].isna().all(), rows
+    return rows.sort_values("seed")["recovery_time"].to_numpy()
 
 
-def test_rmsprop_recovers_faster_than_adagrad_when_the_gradient_scale_changes(shift_study):
-    """Inputs × 0.1 mid-run: Adagrad's full jar keeps its step small; RMSprop re-blends."""
-    rmsprop = mean_recovery(shift_study, "scale_inputs", "RMSprop α=0.9")
-    adagrad = mean_recovery(shift_study, "scale_inputs", "Adagrad")
-    assert np.isfinite(rmsprop)
-    assert rmsprop < adagrad
-
-
-def test_adagrad_recovers_faster_when_the_labels_are_permuted(shift_study):
-    """Measured against the lecture: a label permutation brings large gradients, and Adagrad's
-    larger tuned step relearns the mapping faster than RMSprop's (README, "The studies")."""
-    rmsprop = mean_recovery(shift_study, "permute_labels", "RMSprop α=0.9")
-    adagrad = mean_recovery(shift_study, "permute_labels", "Adagrad")
-    assert np.isfinite(adagrad)
-    assert adagrad < rmsprop
+@pytest.mark.parametrize("kind", ["scale_inputs", "permute_labels"])
+def test_adagrad_recovers_faster_than_rmsprop_at_the_base_lrs(shift_study, kind):
+    """Measured against the lecture, on the digits MLP at each optimizer's base lr: back within
+    10 % of the jump above the unshifted control's loss, Adagrad is faster for inputs × 0.1 and
+    for permuted labels, in every seed (the demo's findings give the intervals)."""
+    rmsprop = recovery_by_seed(shift_study, kind, "RMSprop α=0.9")
+    adagrad = recovery_by_seed(shift_study, kind, "Adagrad")
+    assert np.isfinite(adagrad).all() and np.isfinite(rmsprop).all()
+    assert (adagrad < rmsprop).all()
