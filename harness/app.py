@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -22,8 +25,10 @@ TOP_LEVEL = {*GROUPS, "seed", "lr_scale", "study"}
 def to_config(raw: DictConfig) -> Config:
     """Typed, validated ``Config`` from a composed config; ``ConfigError`` names what is wrong."""
     lr_scale = raw.get("lr_scale", 1.0)  # checked first: every optimizer's lr is derived from it
-    if not isinstance(lr_scale, int | float) or isinstance(lr_scale, bool) or lr_scale <= 0:
+    if not isinstance(lr_scale, int | float) or isinstance(lr_scale, bool) or not lr_scale > 0:
         raise ConfigError("lr_scale", lr_scale, "must be a number > 0")
+    if not math.isfinite(lr_scale):
+        raise ConfigError("lr_scale", lr_scale, "must be a finite number")
     tree = OmegaConf.to_object(raw)
     tree.pop("hydra", None)
     tree.pop("experiment", None)
@@ -36,7 +41,40 @@ def to_config(raw: DictConfig) -> Config:
     for key in ("seed",):
         if key in tree and (not isinstance(tree[key], int) or isinstance(tree[key], bool)):
             raise ConfigError(key, tree[key], "must be an integer >= 0")
+    for key, value in _leaves(tree):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(key, value, "must be a finite number")
+    _check_curves_fit(tree["trainer"])
     return Config(**tree)
+
+
+def _leaves(tree, prefix: str = "") -> Iterator[tuple[str, object]]:
+    """(dotted key, value) of every leaf; a key a dataclass does not declare (``+trainer.x=1``,
+    which Hydra adds and ``OmegaConf.to_object`` keeps as an attribute) is a ``ConfigError``."""
+    if dataclasses.is_dataclass(tree):
+        declared = {f.name for f in dataclasses.fields(tree)}
+        for name in vars(tree).keys() - declared:
+            raise ConfigError(f"{prefix}{name}", getattr(tree, name), "unknown key")
+        tree = {name: getattr(tree, name) for name in declared}
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _leaves(value, f"{prefix}{key}.")
+    else:
+        yield prefix.rstrip("."), tree
+
+
+def _check_curves_fit(trainer) -> None:
+    """A run's curves are allocated whole at its start: refuse one that cannot fit."""
+    from harness.curves import MAX_BYTES, table_bytes
+    from harness.train import EVAL_METRICS, STEP_METRICS
+
+    columns = len(STEP_METRICS + EVAL_METRICS) + 2  # + a 2-D function's x and y
+    steps = trainer.steps
+    if isinstance(steps, int) and table_bytes(steps, columns) > MAX_BYTES:
+        most = MAX_BYTES // (8 * columns) - 1
+        raise ConfigError(
+            "trainer.steps", steps, f"must be at most {most:,} (its curves must fit in 1 GiB)"
+        )
 
 
 def hydra_context() -> tuple[str, Path | None, list[str]]:

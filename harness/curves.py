@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+#: The most memory one run's curves may take (1 GiB, ~10 million steps): a longer run is refused
+#: before any store or run exists, instead of failing on its first allocation.
+MAX_BYTES = 2**30
+
+
+def table_bytes(steps: int, n_columns: int) -> int:
+    """Bytes of the float64 table ``Curves(columns, steps)`` allocates.
+
+    >>> table_bytes(2000, 12)
+    192096
+    """
+    return (steps + 1) * n_columns * 8
+
 
 class _Row:
     __slots__ = ("_data", "_index", "_step")

@@ -111,6 +111,14 @@ CASES = [
     ),
     Case("config-search-path", ("hydra.searchpath=[file:///tmp]",), "hydra.searchpath"),
     Case("config-dir-flag", ("--config-dir=/tmp",), "--config-dir"),
+    # finite numbers, and runs that fit in memory
+    Case("lr-infinite", ("optimizer.lr=inf",), "optimizer.lr"),
+    Case("lr-overflows", ("optimizer.lr=1e400",), "optimizer.lr"),
+    Case("lr-scale-infinite", ("lr_scale=inf",), "lr_scale"),
+    Case("lr-nan", ("optimizer.lr=nan",), "optimizer.lr"),
+    Case("steps-too-many-for-memory", ("trainer.steps=100000000000",), "trainer.steps"),
+    Case("sweep-steps-too-many", ("-m", "trainer.steps=10,100000000000"), "trainer.steps"),
+    Case("added-trainer-key", ("+trainer.new_key=1",), "trainer.new_key"),
     # stores that cannot be used
     Case("store-not-writable", ("tracking.uri=sqlite:////proc/nope/x.db",), "tracking.uri"),
     Case("server-unreachable", ("tracking.uri=http://127.0.0.1:{port}",), "tracking.uri"),
