@@ -98,6 +98,19 @@ def validate_jobs(config_name: str | None, jobs: list[list[str]]) -> None:
         _VALID.add(job)
 
 
+def check_jobs(jobs: list[list[str]]) -> None:
+    """Every job's overrides, ``hydra.sweeper.params`` expanded, against the command line's
+    allowlist (``harness.overrides``): a sweep written as config is held to the same rules."""
+    from harness.config import ConfigError
+    from harness.overrides import check_overrides
+
+    try:
+        for overrides in {tuple(job) for job in jobs}:
+            check_overrides(list(overrides))
+    except ConfigError as error:
+        raise SweepAbort(str(error), 2) from error
+
+
 def _check_job(
     config_name: str | None,
     overrides: list[str],
@@ -161,6 +174,7 @@ class SweepCallback(Callback):
 
         jobs = job_overrides(config)
         if jobs is not None:  # composed as the launcher will: Hydra's own overrides first
+            check_jobs(jobs)
             hydra_overrides = list(config.hydra.overrides.hydra)
             validate_jobs(kwargs.get("config_name"), [[*hydra_overrides, *j] for j in jobs])
         for stale in (SWEEP_FILE, PROGRESS_FILE):  # a relaunch into the same folder counts afresh

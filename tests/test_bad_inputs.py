@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.store import PROJECT_ROOT
+
 STORE = "mlflow.db"  # each case's store file, under the case's folder
 PLANTED = "planted"  # a folder that an override tries to create through an import string
 
@@ -40,7 +42,8 @@ class Case:
             f"hydra.run.dir={folder / 'run'}",
             f"hydra.sweep.dir={folder / 'sweep'}",
         ]
-        given = [a.format(folder=folder, port=closed_port()) for a in self.overrides]
+        conf = PROJECT_ROOT / "conf"
+        given = [a.format(folder=folder, port=closed_port(), conf=conf) for a in self.overrides]
         flags = [a for a in given if a.startswith("-")]  # Hydra wants -m before the overrides
         return flags + arguments + [a for a in given if not a.startswith("-")]
 
@@ -97,7 +100,7 @@ CASES = [
             + PLANTED
             + "]}}",
         ),
-        "hydra.job_logging.handlers.x.class",
+        "hydra.job_logging.handlers.x",
     ),
     Case(
         "logging-class-through-an-alias",  # logging imports os: logging.os.system is os.system
@@ -111,6 +114,50 @@ CASES = [
     ),
     Case("config-search-path", ("hydra.searchpath=[file:///tmp]",), "hydra.searchpath"),
     Case("config-dir-flag", ("--config-dir=/tmp",), "--config-dir"),
+    # the allowlist: Hydra's keys beyond the few a user needs are refused
+    Case(
+        "env-set-runs-a-git-hook",  # git status would run core.fsmonitor as a command
+        (
+            "++hydra.job.env_set.GIT_CONFIG_COUNT=1",
+            "++hydra.job.env_set.GIT_CONFIG_KEY_0=core.fsmonitor",
+            "++hydra.job.env_set.GIT_CONFIG_VALUE_0='mkdir {folder}/" + PLANTED + "'",
+        ),
+        "hydra.job.env_set.GIT_CONFIG_COUNT",
+    ),
+    Case(
+        "logging-stream-imports-a-module",
+        ("hydra.job_logging.handlers.console.stream=ext://os.system",),
+        "hydra.job_logging.handlers.console.stream",
+    ),
+    Case("output-subdir", ("hydra.output_subdir={folder}/conf",), "hydra.output_subdir"),
+    Case("package-override", ("optimizer@hydra.callbacks.x=adam",), "optimizer@hydra.callbacks.x"),
+    Case("hydra-sweeper-choice", ("hydra/sweeper=basic",), "hydra/sweeper"),
+    Case(
+        "rerun-a-pickle", ("--experimental-rerun={folder}/config.pickle",), "--experimental-rerun"
+    ),
+    Case("another-primary-config", ("--config-name=other",), "--config-name"),
+    Case(
+        "sweeper-params-search-path",
+        ("-m", "+hydra.sweeper.params.hydra.searchpath=[file://{folder}]"),
+        "hydra.sweeper.params.hydra.searchpath",
+    ),
+    Case(
+        "sweeper-params-logging-handler",
+        ("-m", "++hydra.sweeper.params={{hydra.job.env_set.A:'1'}}"),
+        "hydra.sweeper.params.hydra.job.env_set.A",
+    ),
+    Case(  # the key is allowed; the value, once Hydra expands it into jobs, is not
+        "sweeper-params-expand-to-a-path",
+        ("-m", "+hydra.sweeper.params.study='ok,../../x'"),
+        "study",
+    ),
+    # names are names, never paths
+    Case("study-a-path", ("study=../../x",), "study"),
+    Case("study-too-long", ("study=" + "s" * 600,), "study"),
+    Case("experiment-a-path", ("tracking.experiment=a/b",), "tracking.experiment"),
+    Case("option-a-path", ("optimizer=../../x",), "optimizer"),
+    Case("sweep-study-a-path", ("-m", "study=ok,../../x"), "study"),
+    Case("run-dir-in-conf", ("hydra.run.dir={conf}/optimizer",), "hydra.run.dir"),
     # finite numbers, and runs that fit in memory
     Case("lr-infinite", ("optimizer.lr=inf",), "optimizer.lr"),
     Case("lr-overflows", ("optimizer.lr=1e400",), "optimizer.lr"),
