@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -99,8 +98,17 @@ def save_checkpoint(path: Path, run_id: str, digest: str, state: TrainState) -> 
     os.replace(temporary, path)
 
 
+class DamagedCheckpoint(Exception):  # noqa: N818 - it names the file's state, not a failure
+    """A checkpoint that cannot be read; it has been moved to ``<name>.damaged``."""
+
+
 def load_checkpoint(path: Path) -> Checkpoint | None:
-    """The checkpoint at ``path``; None when there is none or it cannot be read (with a warning)."""
+    """The checkpoint at ``path``, or None when there is none.
+
+    A file that cannot be read (truncated, empty, another format) is moved aside to
+    ``<name>.damaged``, kept for inspection, and ``DamagedCheckpoint`` says why: the job then
+    starts over instead of failing on the same file at every rerun.
+    """
     if not path.exists():
         return None
     try:
@@ -109,9 +117,11 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
             if meta["version"] != FORMAT_VERSION:
                 raise ValueError(f"format version {meta['version']}, expected {FORMAT_VERSION}")
             return Checkpoint(meta["run_id"], meta["config_hash"], _to_state(meta, saved))
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        warnings.warn(f"ignoring unreadable checkpoint {path}: {error}", stacklevel=2)
-        return None
+    except Exception as error:  # zipfile.BadZipFile, EOFError, ValueError, KeyError, …
+        aside = path.with_name(path.name + ".damaged")
+        os.replace(path, aside)
+        reason = f"{type(error).__name__}: {error}".splitlines()[0]
+        raise DamagedCheckpoint(f"unreadable checkpoint ({reason}), moved to {aside}") from error
 
 
 def _to_state(meta: dict, saved) -> TrainState:
@@ -170,7 +180,8 @@ def job_lock(path: Path, name: str):
 
 
 def release_lock_file(path: Path) -> None:
-    """Remove the lock file of a finished job (while holding it: waiters then retry)."""
+    """Remove a job's lock file as the job ends, however it ends (while holding it: waiters
+    then retry on a new file)."""
     path.with_name(path.name + ".lock").unlink(missing_ok=True)
 
 

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 from harness.checkpoint import (
     Checkpoint,
     CheckpointSink,
+    DamagedCheckpoint,
     checkpoint_path,
     discard_checkpoint,
     job_lock,
@@ -159,6 +160,7 @@ class _TrackedJob:
     uri: str
     name: str
     locked: bool = False
+    restarted_because: str | None = None  # why a checkpoint could not be resumed
 
     @cached_property
     def digest(self) -> str:
@@ -186,6 +188,8 @@ class _TrackedJob:
             run_id = self.reopen(saved, sweep)
         else:
             tags = {**run_tags(self.cfg), "optlab.host": socket.gethostname()}
+            if self.restarted_because:
+                tags["optlab.restarted"] = self.restarted_because
             if sweep is not None:
                 tags.update(_sweep_tags(sweep))
             run = client.create_run(self.experiment_id, run_name=self.name, tags=tags)
@@ -196,7 +200,12 @@ class _TrackedJob:
         """This job's checkpoint, if its run is still in this experiment and not FINISHED."""
         from mlflow.exceptions import MlflowException
 
-        saved = load_checkpoint(self.path)
+        try:
+            saved = load_checkpoint(self.path)
+        except DamagedCheckpoint as damaged:
+            self.restarted_because = str(damaged)
+            print(f"[optlab] {self.name}: {damaged}; the job starts over", file=sys.stderr)
+            return None
         if saved is None:
             return None
         try:
@@ -245,10 +254,8 @@ class _TrackedJob:
                 self.client.set_terminated(run.info.run_id, "KILLED")
 
     def tidy(self) -> None:
-        """The job is done: its checkpoint and lock file go (the lock itself is still held)."""
+        """The job is done: its checkpoint goes (its lock file goes as ``run_job`` returns)."""
         discard_checkpoint(self.path)
-        if self.locked:
-            release_lock_file(self.path)
 
 
 def _lock(job: _TrackedJob, stack: contextlib.ExitStack) -> None:
@@ -265,6 +272,7 @@ def _lock(job: _TrackedJob, stack: contextlib.ExitStack) -> None:
             ) from None
         return
     job.locked = True
+    stack.callback(release_lock_file, job.path)  # on every way out, while still held
 
 
 def _sweep_tags(sweep: SweepInfo) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,22 @@ from tracking_checks import (
     wait_until,
 )
 
-from harness.checkpoint import load_checkpoint, save_checkpoint
-from harness.config import OPTIMIZER_CONFIGS, Config, SpiralsConfig, TrainerConfig
+from harness.checkpoint import (
+    DamagedCheckpoint,
+    checkpoint_path,
+    load_checkpoint,
+    save_checkpoint,
+)
+from harness.config import (
+    OPTIMIZER_CONFIGS,
+    Config,
+    SpiralsConfig,
+    TrackingConfig,
+    TrainerConfig,
+)
+from harness.job import run_job
 from harness.store import prepare_store
+from harness.tracking import config_hash, run_tags
 from harness.train import NullSink, train
 
 PARALLEL = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=4"]
@@ -125,15 +139,77 @@ def test_a_saved_checkpoint_resumes_bit_identically(tmp_path, optimizer):
     assert resumed.summary == straight.summary
 
 
-def test_a_damaged_checkpoint_is_ignored_and_a_torn_save_leaves_the_last_one(tmp_path):
+def test_a_torn_save_leaves_the_last_checkpoint(tmp_path):
     cfg = Config(dataset=SpiralsConfig(), trainer=TrainerConfig(steps=60, checkpoint_every=50))
     path = tmp_path / "job.npz"
     train(cfg, KeepCheckpoints(path))
     path.with_name(path.name + ".tmp").write_bytes(b"half a checkpoint")  # killed mid-save
     assert load_checkpoint(path).state.step == 50
-    path.write_bytes(b"not a checkpoint")
-    with pytest.warns(UserWarning, match="ignoring unreadable checkpoint"):
-        assert load_checkpoint(path) is None
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "not-a-checkpoint"])
+def test_a_damaged_checkpoint_is_moved_aside_with_the_reason(tmp_path, damage):
+    cfg = Config(dataset=SpiralsConfig(), trainer=TrainerConfig(steps=60, checkpoint_every=50))
+    path = tmp_path / "job.npz"
+    train(cfg, KeepCheckpoints(path))
+    whole = path.read_bytes()
+    damaged = {"truncated": whole[: len(whole) // 2], "empty": b"", "not-a-checkpoint": b"x"}
+    path.write_bytes(damaged[damage])
+    with pytest.raises(DamagedCheckpoint, match="unreadable checkpoint") as raised:
+        load_checkpoint(path)
+    assert "\n" not in str(raised.value)
+    assert not path.exists()
+    assert path.with_name("job.npz.damaged").read_bytes() == damaged[damage]  # kept to inspect
+    assert load_checkpoint(path) is None  # the next attempt starts over
+
+
+def tracked_job(tmp_path, monkeypatch, study: str) -> tuple[Config, MlflowClient, Path]:
+    """A small tracked job in-process, on a store and a checkpoint folder in ``tmp_path``;
+    returns its config, a client and where its checkpoint goes."""
+    monkeypatch.setenv("OPTLAB_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    uri = store_uri(tmp_path)
+    cfg = Config(
+        dataset=SpiralsConfig(),
+        trainer=TrainerConfig(steps=60, checkpoint_every=20, progress=False),
+        tracking=TrackingConfig(uri=uri, experiment=study),
+        study=study,
+    )
+    _, experiment_id = prepare_store(uri, study)
+    return cfg, MlflowClient(uri), checkpoint_path(uri, experiment_id, config_hash(cfg))
+
+
+def test_a_job_whose_checkpoint_is_damaged_starts_over_and_closes_its_killed_run(
+    tmp_path, monkeypatch, capsys
+):
+    """Before: BadZipFile or EOFError at every rerun, and the killed run stayed RUNNING."""
+    cfg, client, path = tracked_job(tmp_path, monkeypatch, "damaged")
+    experiment_id = client.get_experiment_by_name("damaged").experiment_id
+    tags = {**run_tags(cfg), "optlab.host": socket.gethostname()}
+    killed = client.create_run(experiment_id, tags=tags).info.run_id  # left RUNNING by kill -9
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")
+    outcome = run_job(cfg)
+    assert outcome.status == "FINISHED"
+    lines = [line for line in capsys.readouterr().err.splitlines() if "checkpoint" in line]
+    assert len(lines) == 1 and "unreadable checkpoint" in lines[0] and "starts over" in lines[0]
+    run = client.get_run(outcome.run_id)
+    assert "unreadable checkpoint" in run.data.tags["optlab.restarted"]
+    assert client.get_run(killed).info.status == "KILLED"
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name + ".damaged"]
+
+
+def test_a_failed_job_leaves_no_lock_file(tmp_path, monkeypatch):
+    cfg, client, path = tracked_job(tmp_path, monkeypatch, "failing")
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the model broke")
+
+    monkeypatch.setattr("harness.job.train", fails)
+    with pytest.raises(RuntimeError):
+        run_job(cfg)
+    (run,) = runs_of(client, "failing")
+    assert run.info.status == "FAILED"
+    assert not list(path.parent.glob("*.lock"))
 
 
 # --- kill -9 and run again ------------------------------------------------------------------
