@@ -13,6 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from harness.config import Config, ConfigError
+from harness.errors import one_line
 from harness.job import JobOutcome, SweepInfo, run_job
 from harness.progress import count_done, format_eta
 from harness.sweep import PROGRESS_FILE, load_sweep_info
@@ -107,12 +108,13 @@ def run_from_hydra(raw: DictConfig) -> JobOutcome:
     )
     if cfg.trainer.progress:
         cfg.trainer.progress = False  # one line per job in a sweep, not a bar per job
+    reason = None
     try:
         outcome = run_job(cfg, files, sweep)
-    except Exception as error:  # the run is already marked FAILED; the sweep goes on
+    except Exception as error:  # its run, if it has one, is FAILED already; the sweep goes on
         outcome = JobOutcome("FAILED", run_name(cfg))
-        print(f"[optlab] job failed: {error!r}", file=sys.stderr)
-    _report_progress(folder, info, outcome)
+        reason = one_line(error)[:300]
+    _report_progress(folder, info, outcome, reason)
     return outcome
 
 
@@ -129,11 +131,12 @@ def _describe(outcome: JobOutcome) -> str:
     return text
 
 
-def _report_progress(folder: Path, info: dict, outcome: JobOutcome) -> None:
+def _report_progress(folder: Path, info: dict, outcome: JobOutcome, reason: str | None) -> None:
+    """One line in the sweep's progress file (a failed job's says why) and on stderr."""
     line = f"{outcome.seconds:.2f} {outcome.status} {outcome.name}"
-    done = count_done(folder / PROGRESS_FILE, line)
+    done = count_done(folder / PROGRESS_FILE, line + (f" ({reason})" if reason else ""))
     total = info.get("total")
-    text = f"[{done}/{total or '?'}] {_describe(outcome)}"
+    text = f"[{done}/{total or '?'}] {_describe(outcome)}" + (f": {reason}" if reason else "")
     if total and info.get("started"):
         elapsed = time.time() - info["started"]
         text += f" | ETA {format_eta(elapsed / done * max(total - done, 0))}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -31,6 +32,9 @@ def quiet_mlflow() -> None:
     # MLflow prints "View run at <tracking URI>" on every run's end: noise in a sweep, and the
     # URI may carry a password
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # It logs every database error with its SQL before raising it; the job reports the error
+    # in one line, so a store lost mid-sweep is not hundreds of lines of SQL
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 
 def default_store_dir() -> Path:

@@ -11,6 +11,7 @@ jobs already FINISHED are skipped by config hash (``harness.job``).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import copy
 import hashlib
 import json
@@ -111,6 +112,36 @@ def check_jobs(jobs: list[list[str]]) -> None:
         raise SweepAbort(str(error), 2) from error
 
 
+#: Overrides that choose where a job's run is filed: a sweep's parent run lives in one place.
+STUDY_KEYS = ("study", "tracking.experiment", "experiment")
+
+
+def check_one_study(jobs: list[list[str]]) -> None:
+    """One study per sweep: its parent run lives in one experiment, with every job under it.
+
+    >>> check_one_study([["study=a", "seed=0"], ["study=a", "seed=1"]])
+    >>> try:
+    ...     check_one_study([["study=a"], ["study=b"]])
+    ... except SweepAbort as refused:
+    ...     print(refused.code, str(refused).split(":")[0])
+    2 study='a,b'
+    """
+    from harness.config import ConfigError
+
+    for key in STUDY_KEYS:
+        values = {
+            value
+            for job in jobs
+            for override in job
+            for named, _, value in [override.lstrip("+").partition("=")]
+            if named == key
+        }
+        if len(values) > 1:
+            allowed = "one study per sweep (its parent run lives in one experiment)"
+            error = ConfigError(key, ",".join(sorted(values)), allowed)
+            raise SweepAbort(f"{error}; run one sweep per study", 2)
+
+
 def _check_job(
     config_name: str | None,
     overrides: list[str],
@@ -175,6 +206,7 @@ class SweepCallback(Callback):
         jobs = job_overrides(config)
         if jobs is not None:  # composed as the launcher will: Hydra's own overrides first
             check_jobs(jobs)
+            check_one_study(jobs)
             hydra_overrides = list(config.hydra.overrides.hydra)
             validate_jobs(kwargs.get("config_name"), [[*hydra_overrides, *j] for j in jobs])
         for stale in (SWEEP_FILE, PROGRESS_FILE):  # a relaunch into the same folder counts afresh
@@ -205,7 +237,7 @@ class SweepCallback(Callback):
             "started": time.time(),
         }
         (folder / SWEEP_FILE).write_text(json.dumps(info))
-        atexit.register(self._close_parent, "KILLED")
+        atexit.register(self._close_parent_at_exit)
         total = f"{len(jobs)} jobs" if jobs is not None else "jobs"
         print(
             f"[optlab] sweep {key}: {total} → parent run {self.parent_run_id} "
@@ -244,16 +276,29 @@ class SweepCallback(Callback):
         if not getattr(self, "owns_parent", True):
             return
         if self.client is not None and self.parent_run_id is not None:
-            self.client.set_terminated(self.parent_run_id, status)
-            self.parent_run_id = None
+            parent_run_id, self.parent_run_id = self.parent_run_id, None  # tried once only
+            self.client.set_terminated(parent_run_id, status)
+
+    def _close_parent_at_exit(self) -> None:
+        """A sweep that ends without ``on_multirun_end`` leaves its parent KILLED, if it can."""
+        with contextlib.suppress(Exception):
+            self._close_parent("KILLED")
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        """Close the parent run and print a summary; any job that failed or never reported, or
+        a store that can no longer be written, ends the sweep with exit code 1 and says so."""
+        from harness.errors import one_line
+
         lines = []
         progress = sweep_folder(config) / PROGRESS_FILE
         if progress.exists():
             lines = progress.read_text().splitlines()
         failed = [line for line in lines if " FAILED " in line]
-        self._close_parent("FAILED" if failed else "FINISHED")
+        problems = []
+        try:
+            self._close_parent("FAILED" if failed else "FINISHED")
+        except Exception as error:
+            problems.append(f"the store could not record the sweep's end ({one_line(error)})")
         counts = {
             s: sum(f" {s} " in line for line in lines) for s in ("FINISHED", "SKIPPED", "FAILED")
         }
@@ -262,9 +307,14 @@ class SweepCallback(Callback):
         print(f"{newline}[optlab] sweep done: {summary}", file=sys.stderr)
         if failed:
             names = "; ".join(line.split(maxsplit=2)[-1] for line in failed[:3])
-            raise SweepAbort(
-                f"{len(failed)} job(s) failed (see their runs' optlab.error tag): {names}", 1
-            )
+            more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+            problems.insert(0, f"{len(failed)} job(s) failed: {names}{more}")
+        total = (load_sweep_info(sweep_folder(config)) or {}).get("total")
+        if total and len(lines) < total:
+            problems.append(f"{total - len(lines)} job(s) never reported an end")
+        if problems:
+            rerun = "run the same command again: what finished is skipped"
+            raise SweepAbort("; ".join(problems) + f"; {rerun}", 1)
 
 
 def load_sweep_info(folder: Path) -> dict | None:

@@ -176,6 +176,9 @@ CASES = [
         ("-m", "seed=0,1", "tracking.uri=http://127.0.0.1:{port}"),
         "tracking.uri",
     ),
+    # one study per sweep: its parent run lives in one experiment
+    Case("sweep-over-two-studies", ("-m", "study=s1,s2"), "study"),
+    Case("sweep-over-two-experiments", ("-m", "tracking.experiment=e1,e2"), "tracking.experiment"),
     # a sweep in which one job is bad: caught before any job runs
     Case("sweep-one-bad-lr", ("-m", "optimizer.lr=0.1,-1"), "optimizer.lr"),
     Case("sweep-joblib-one-bad-seed", ("-m", "hydra/launcher=joblib", "seed=0,-1"), "seed"),
