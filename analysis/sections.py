@@ -65,7 +65,7 @@ def _described(analysis: Analysis, summary: pd.DataFrame) -> pd.DataFrame:
     keys = analysis.groups.drop(columns=["optimizer", "optimizer.name"], errors="ignore")
     keys = keys.drop(columns=["n_runs", "n_diverged", "n_failed"])
     table = keys.merge(summary.drop(columns=["label", "problem"], errors="ignore"), on="group")
-    return table.assign(group=table["group"].str[:8])
+    return table.drop(columns="group")  # a hash: label and swept params say which it is
 
 
 def _pm(mean: pd.Series, half: pd.Series, spec: str = ".4g") -> pd.Series:
@@ -74,6 +74,7 @@ def _pm(mean: pd.Series, half: pd.Series, spec: str = ".4g") -> pd.Series:
     if spec.endswith("f"):  # no "-0.000": round first, then drop the sign of zero
         digits = int(spec.strip(".f"))
         mean, half = mean.round(digits) + 0.0, half.round(digits) + 0.0
+    half = half.where(~(half.abs() <= 1e-9 * mean.abs()), 0.0)  # "± 3.4e-16" is rounding
     text = [
         "—" if pd.isna(m) else f"{m:{spec}}" if pd.isna(h) else f"{m:{spec}} ± {h:{half_spec}}"
         for m, h in zip(mean, half, strict=True)
@@ -133,12 +134,14 @@ def _config_section(runs: pd.DataFrame) -> Section:
 def _end_section(analysis: Analysis) -> Section:
     table = analysis.end_of_training
     shown = _described(analysis, analysis.groups[["group", "n_runs", "n_diverged", "n_failed"]])
-    for metric in stats.END_METRICS:
+    for metric in ("final_val_loss", "final_test_loss", "final_test_accuracy"):
         if f"{metric}_mean" in table:
             shown[metric] = _pm(table[f"{metric}_mean"], table[f"{metric}_ci"]).to_numpy()
     text = (
         "Mean ± 95 % t-interval half-width over the finished, non-diverged seeds of each "
-        "configuration."
+        "configuration (`n_runs` less `n_diverged` and `n_failed`; one seed: no interval). "
+        "Selection uses validation, verdicts the held-out test split. Every column, with the "
+        "best-so-far values, is in `tables/end_of_training.csv`."
     )
     return Section("End of training", [text, shown])
 
@@ -223,6 +226,33 @@ def _recovery_section(analysis: Analysis) -> Section:
     return Section("Recovery after a distribution shift", blocks)
 
 
+def _comparison(runs: pd.DataFrame, analysis: Analysis) -> pd.DataFrame:
+    """One row per label (and kind of change) at its selected lr: seeds and final losses."""
+    shifts = pd.to_numeric(runs.get("dataset.shift_step", pd.Series(dtype=float)), "coerce")
+    by = ["problem", "dataset.shift_kind", "label"] if shifts.notna().any() else None
+    chosen = fnd.select_groups(runs, by=by or ("problem", "label"))
+    end = analysis.end_of_training.set_index("group").loc[chosen["group"]]
+    table = pd.DataFrame(
+        {
+            "problem": chosen["problem"].to_numpy(),
+            "label": chosen["label"].to_numpy(),
+            "lr (selected on val)": chosen["optimizer.lr"].to_numpy(),
+        }
+    )
+    if by:
+        table.insert(1, "change", chosen["dataset.shift_kind"].astype(str).to_numpy())
+    table["seeds ok"] = [
+        f"{n - d - f}/{n}"
+        for n, d, f in end[["n_runs", "n_diverged", "n_failed"]].itertuples(False)
+    ]
+    for metric, title in (("final_val_loss", "val loss"), ("final_test_loss", "test loss")):
+        if f"{metric}_mean" in end:
+            table[f"final {title} (mean ± 95 % CI)"] = _pm(
+                end[f"{metric}_mean"], end[f"{metric}_ci"]
+            ).to_numpy()
+    return table
+
+
 def _findings_section(study: Study, analysis: Analysis, figures: dict[str, str]) -> Section:
     table = analysis.findings
     if table.empty:
@@ -231,8 +261,7 @@ def _findings_section(study: Study, analysis: Analysis, figures: dict[str, str])
             ["This study makes none of the lecture's claims (it needs Adagrad and RMSprop)."],
         )
     blocks: list = [Lead(fnd.to_sentences(table))]
-    shown = table[["claim", "arm", "effect", "ci_low", "ci_high", "n", "split", "verdict"]]
-    blocks.append(shown)
+    blocks.append(_comparison(study.runs, analysis))
     cited = [name for name in dict.fromkeys(table["figure"]) if name in figures]
     blocks += [_figure(study, name, figures[name]) for name in cited[:2]]
     blocks.append("Rule, stated before the data:\n" + "\n".join(f"- {r}" for r in v.RULE))
