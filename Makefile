@@ -8,27 +8,42 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export DO_NOT_TRACK ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-full lint ui report bench server postgres tune test-slurm clean
+.PHONY: help venv demo test test-long test-full lint ui report bench server postgres tune test-slurm clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# One line per step, so a cold install (a few minutes) shows it is alive; pip's own output goes
+# to .venv/install.log and is shown only when a step fails. setuptools warns on every editable
+# install of a flat layout that folders named like the packages shadow them: here they are them.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	@echo "[venv] creating $(VENV) with $$($(PYTHON) --version)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "[venv] upgrading pip"
+	@$(PY) -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@echo "[venv] installing the lab and its dev tools (numpy, mlflow, hydra, seaborn, pytest, ...)"
+	@PYTHONWARNINGS="ignore:Editable installation" \
+	  $(PY) -m pip install -q -e '.[dev]' >> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
+	@echo "[venv] ready: $(VENV) (pip's log: $(VENV)/install.log)"
 
 venv: $(STAMP) ## Create .venv and install the project with its dev extra
 
 demo: $(STAMP) ## Run the headline study on the embedded store and write its report
 	$(PY) -m experiments.demo
 
-test: $(STAMP) ## Run the test suite (what CI runs)
-	$(PY) -m pytest
+# Tests run on every core; a module's tests stay on one worker so its expensive fixtures (a
+# sweep's store, a server) are built once.
+PYTEST := $(PY) -m pytest -n auto --dist loadfile
 
-test-full: $(STAMP) ## Run every test, the long suites included (Slurm's too)
-	$(PY) -m pytest -m "full or not full"
+test: $(STAMP) ## Run the test suite, about 5 minutes on 2 cores (CI runs it, then test-long)
+	$(PYTEST)
+
+test-long: $(STAMP) ## Run only the long suites (marked full) that make test leaves out
+	$(PYTEST) -m "full and not slurm"
+
+test-full: $(STAMP) ## Run every test but Slurm's: make test and make test-long in one go
+	$(PYTEST) -m "not slurm"
 
 test-slurm: $(STAMP) ## Start a local Slurm cluster (Debian, root) and run the Slurm tests
 	bash .ci/slurm/setup
