@@ -35,6 +35,9 @@ BATCH_POINTS = 1000
 FLUSH_SECONDS = 10.0
 #: Already sparse (every ``eval_every`` steps), so every evaluation is sent, off the stride too.
 EVAL_COLUMNS = ("val_loss", "val_accuracy", "test_loss", "test_accuracy")
+#: Summary values sent as tags, not metrics: a 0/1 flag charted as a metric is a bar of "0.00"
+#: labels in the UI. ``optlab.diverged`` (``run_end_tags``) is what ``analysis.load`` reads.
+TAG_ONLY_SUMMARY = frozenset({"diverged"})
 OPTIMIZER_LABELS = {
     "sgd": "SGD",
     "momentum": "Momentum",
@@ -158,7 +161,11 @@ class MlflowSink:
         if last not in self.pending and last > self.flushed_upto:
             self.add(last)
         now = int(time.time() * 1000)
-        summary = [Metric(k, v, now, 0) for k, v in result.summary.items() if math.isfinite(v)]
+        summary = [
+            Metric(k, v, now, 0)
+            for k, v in result.summary.items()
+            if math.isfinite(v) and k not in TAG_ONLY_SUMMARY
+        ]
         self.flush(summary, run_end_tags(result))
 
 
@@ -217,19 +224,42 @@ def label(cfg: Config) -> str:
     return name
 
 
+def problem(cfg: Config) -> str:
+    """``dataset/model``, or the model alone for a 2-D function (``analysis.load`` agrees)."""
+    if cfg.dataset.name == "none":
+        return cfg.model.name
+    return f"{cfg.dataset.name}/{cfg.model.name}"
+
+
+def group_label(cfg: Config) -> str:
+    """What a group of seeds is, for a person: the value of the ``optlab.group_label`` tag
+    that the MLflow UI groups runs by (``optlab.group`` is the exact hash of the same).
+
+    ``RMSprop α=0.99 · lr 0.001 · mnist1d/mlp``, and `` · <shift kind>@<step>`` when the
+    dataset has a shift step (``none@800`` is a shift study's unshifted control). Configs that
+    differ only elsewhere (``model.hidden``, say) share a label but not a group.
+    """
+    parts = [label(cfg), f"lr {cfg.optimizer.lr:g}", problem(cfg)]
+    if cfg.dataset.shift_step is not None:
+        parts.append(f"{cfg.dataset.shift_kind}@{cfg.dataset.shift_step}")
+    return " · ".join(parts)
+
+
+SHIFT_NAMES = {"scale_inputs": "scale", "permute_labels": "perm", "none": "noshift"}
+
+
 def run_name(cfg: Config) -> str:
-    """A name a person can read: ``rmsprop-a0.99-lr0.01-digits-s0``."""
+    """A name short enough for the UI's runs table: ``rmsprop-a0.99-lr0.001-s0``.
+
+    The parts that vary within a study: optimizer (and α), lr, kind of shift, seed. The
+    problem and the shift step are in the group label and the params.
+    """
     parts = [cfg.optimizer.name]
     if cfg.optimizer.name == "rmsprop":
         parts.append(f"a{cfg.optimizer.decay_rate:g}")
     parts.append(f"lr{cfg.optimizer.lr:g}")
-    if cfg.dataset.name != "none":
-        parts.append(cfg.dataset.name)
-    else:
-        parts.append(cfg.model.name)
     if cfg.dataset.shift_step is not None:
-        kind = {"scale_inputs": "scale", "permute_labels": "perm"}.get(cfg.dataset.shift_kind)
-        parts.append(f"{kind or 'noshift'}{cfg.dataset.shift_step}")
+        parts.append(SHIFT_NAMES.get(cfg.dataset.shift_kind, cfg.dataset.shift_kind))
     parts.append(f"s{cfg.seed}")
     return "-".join(parts)
 
@@ -280,6 +310,7 @@ def run_tags(cfg: Config) -> dict[str, str]:
         "optlab.study": cfg.study,
         "optlab.optimizer": cfg.optimizer.name,
         "optlab.label": label(cfg),
+        "optlab.group_label": group_label(cfg),
         "optlab.config_hash": config_hash(cfg),
         "optlab.group": config_hash(cfg, with_seed=False),
         "optlab.python": platform.python_version(),
