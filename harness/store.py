@@ -101,7 +101,8 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
 
 
 #: Stores MLflow can track to (a database URL may name its driver: ``postgresql+psycopg2``).
-STORE_SCHEMES = {"sqlite", "postgresql", "mysql", "mssql", "http", "https", "file", "databricks"}
+#: Not file://: MLflow 3 keeps its file store in maintenance mode and refuses new runs in it.
+STORE_SCHEMES = {"sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks"}
 
 
 def check_scheme(uri: str) -> None:

@@ -171,6 +171,7 @@ CASES = [
     Case("server-unreachable", ("tracking.uri=http://127.0.0.1:{port}",), "tracking.uri"),
     Case("store-in-memory", ("tracking.uri=sqlite:///",), "tracking.uri"),
     Case("store-scheme-unknown", ("tracking.uri=nosuch://x",), "tracking.uri"),
+    Case("store-a-file-store", ("tracking.uri=file:{folder}/mlruns",), "tracking.uri"),
     Case(
         "sweep-store-unreachable",
         ("-m", "seed=0,1", "tracking.uri=http://127.0.0.1:{port}"),

@@ -396,6 +396,7 @@ def test_no_secret_from_the_environment_is_logged(tmp_path, template):
     args = ["-m", "optimizer=sgd,adam", "study=secrets", "dataset=spirals", "trainer.steps=20"]
     code, output = run_harness(tmp_path, args, env, "sweep")
     assert code == 0, output[-3000:]
+    assert "View run" not in output  # MLflow's line with the tracking URI is turned off
     client = MlflowClient(store_uri(tmp_path))
     runs = runs_of(client, "secrets", role=None)
     assert len(runs) == 3
