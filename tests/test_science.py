@@ -14,7 +14,9 @@ import pytest
 from analysis import stats
 from analysis.load import load_study
 
-pytestmark = pytest.mark.slow
+# Two sized-down sweeps (~40 s each on 2 cores): make test-long and CI run them; make demo
+# measures the same claims with intervals and verdicts.
+pytestmark = [pytest.mark.slow, pytest.mark.full]
 
 
 def run_sweep(run_harness, folder, *overrides):
