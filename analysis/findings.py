@@ -170,12 +170,13 @@ def _loss_claims(study, runs, problem, adagrad, rmsprop) -> list[Claim]:
     chosen_rms = select_groups(runs[runs["group"].isin(rmsprop.values())], by=("problem",))
     best = chosen_rms["group"].iloc[0]
     test = lambda g: _per_seed(runs, g, "final_test_loss")  # noqa: E731
-    diff, dropped = _paired(test(adagrad), test(best))
-    claims = [
-        Claim(
+
+    def worse_than_best(claim: str, group: str) -> Claim:
+        diff, dropped = _paired(test(group), test(best))
+        return Claim(
             study,
-            "stall_costs",
-            f"{_label(runs, adagrad)} − {_label(runs, best)}",
+            claim,
+            f"{_label(runs, group)} − {_label(runs, best)}",
             diff,
             kind=v.DIFFERENCE,
             direction=+1,
@@ -184,27 +185,14 @@ def _loss_claims(study, runs, problem, adagrad, rmsprop) -> list[Claim]:
             figure="lr_sensitivity",
             n_excluded=dropped,
         )
-    ]
+
+    claims = [worse_than_best("stall_costs", adagrad)]
     if len(rmsprop) < 2:
         return claims
     medians = {lab: np.nanmedian(test(g).to_numpy()) for lab, g in rmsprop.items()}
     worst = rmsprop[max(medians, key=lambda lab: np.nan_to_num(medians[lab], nan=np.inf))]
     if worst != best:
-        diff, dropped = _paired(test(worst), test(best))
-        claims.append(
-            Claim(
-                study,
-                "alpha_matters",
-                f"{_label(runs, worst)} − {_label(runs, best)}",
-                diff,
-                kind=v.DIFFERENCE,
-                direction=+1,
-                split="test",
-                quantity="final test loss, paired by seed",
-                figure="lr_sensitivity",
-                n_excluded=dropped,
-            )
-        )
+        claims.append(worse_than_best("alpha_matters", worst))
     for group in (g for _, g in sorted(rmsprop.items())):
         alpha = float(runs.loc[runs["group"] == group, "optimizer.decay_rate"].iloc[0])
         if not any(math.isclose(alpha, a) for a in WORKING_ALPHAS):

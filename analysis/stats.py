@@ -46,7 +46,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from analysis import series as ss
-from analysis.contract import OPTIMIZER_ORDER
+from analysis.contract import OPTIMIZER_ORDER, SUMMARY_METRICS
 from analysis.curves import to_long_table
 from analysis.load import param_columns
 
@@ -78,14 +78,7 @@ STALL_THRESHOLD = 0.01
 STALL_EXPONENT = -0.25
 RECOVERY_FRACTION = 0.1
 ADAPTIVE = ("adagrad", "rmsprop", "adam")
-END_METRICS = (
-    "final_val_loss",
-    "best_val_loss",
-    "final_val_accuracy",
-    "best_val_accuracy",
-    "final_test_loss",
-    "final_test_accuracy",
-)
+END_METRICS = tuple(m for m in SUMMARY_METRICS if m != "diverged")
 RUN_COLUMNS = ["run_id", "group", "label", "problem", "seed"]
 
 
