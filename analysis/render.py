@@ -5,13 +5,14 @@ start with ``- `` make a list), a table (DataFrame, shown as formatted text), a 
 (:class:`FigureRef`, a path relative to the report folder) or a :class:`Lead` (the few findings
 a reader should take away, set apart at the top of a section).
 
-The HTML embeds every figure as a base64 PNG data URI, so it renders where relative links do
-not: MLflow's artifact viewer (a sandboxed iframe) and a mail attachment. PNG rather than
-inline SVG because a curve figure's SVG carries every point of every curve: on a 36-run,
-3000-step study the curve figures' SVGs were 0.8–1.0 MB each against 0.10–0.16 MB as PNG, and
-the whole report.html 0.88 MB. At 2000 px for a 1152 px column the PNG stays sharp on a 1.7×
-screen; SVG and PDF are kept beside it in ``figures/``. Tables scroll sideways inside their
-own box, so the page never does. The Markdown links the figures relatively.
+The HTML embeds every figure as a base64 data URI (PNG; an animation as GIF, its only format),
+so it renders where relative links do not: MLflow's artifact viewer (a sandboxed iframe) and a
+mail attachment. PNG rather than inline SVG because a curve figure's SVG carries every point of
+every curve: on a 36-run, 3000-step study the curve figures' SVGs were 0.8–1.0 MB each against
+0.10–0.16 MB as PNG, and the whole report.html 0.88 MB. At 2000 px for a 1152 px column the PNG
+stays sharp on a 1.7× screen; SVG and PDF are kept beside it in ``figures/``. Tables scroll
+sideways inside their own box, so the page never does. The Markdown links the figures
+relatively.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "CSS",
     "FigureRef",
     "Lead",
+    "MIME_TYPES",
     "Section",
     "to_display",
     "to_html",
@@ -37,12 +39,23 @@ __all__ = [
 ]
 
 
+#: Image suffix → the MIME type its data URI names.
+MIME_TYPES = {".png": "image/png", ".gif": "image/gif"}
+
+
 @dataclass(frozen=True)
 class FigureRef:
-    """A figure of the report: PNG path relative to the report folder, and its caption."""
+    """A figure of the report: PNG (or GIF) path relative to the report folder, and its caption.
+
+    A PNG has SVG and PDF siblings; a GIF (an animation) stands alone.
+    """
 
     path: str
     caption: str
+
+    @property
+    def animated(self) -> bool:
+        return self.path.endswith(".gif")
 
 
 @dataclass(frozen=True)
@@ -118,16 +131,27 @@ def to_markdown(title: str, sections: list[Section]) -> str:
             if isinstance(block, pd.DataFrame):
                 parts.append(to_markdown_table(block))
             elif isinstance(block, FigureRef):
-                stem = block.path.removesuffix(".png")
-                parts.append(
-                    f"![{block.caption}]({block.path})\n\n"
-                    f"*{block.caption}* ([SVG]({stem}.svg), [PDF]({stem}.pdf))"
-                )
+                parts.append(_figure_markdown(block))
             elif isinstance(block, Lead):
                 parts.append("\n".join(f"> - {item}" for item in block.items))
             else:
                 parts.append(block)
     return "\n\n".join(parts) + "\n"
+
+
+def _figure_markdown(figure: FigureRef) -> str:
+    """The image, its caption and links to its other formats (an animation has none).
+
+    >>> print(_figure_markdown(FigureRef("figures/paths.gif", "Paths.")))
+    ![Paths.](figures/paths.gif)
+    <BLANKLINE>
+    *Paths.*
+    """
+    image = f"![{figure.caption}]({figure.path})\n\n*{figure.caption}*"
+    if figure.animated:
+        return image
+    stem = figure.path.removesuffix(".png")
+    return f"{image} ([SVG]({stem}.svg), [PDF]({stem}.pdf))"
 
 
 CSS = """
@@ -151,11 +175,12 @@ def _inline_html(text: str) -> str:
 
 
 def _figure_html(figure: FigureRef, folder: Path | None) -> str:
-    """The figure embedded as a PNG data URI (linked relatively without ``folder``)."""
+    """The figure embedded as a PNG or GIF data URI (linked relatively without ``folder``)."""
     src = html.escape(figure.path)
     if folder is not None:
-        data = base64.b64encode((Path(folder) / figure.path).read_bytes()).decode("ascii")
-        src = f"data:image/png;base64,{data}"
+        path = Path(folder) / figure.path
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        src = f"data:{MIME_TYPES[path.suffix.lower()]};base64,{data}"
     return (
         f'<figure><img src="{src}" alt="{html.escape(figure.caption)}">'
         f"<figcaption>{_inline_html(figure.caption)}</figcaption></figure>"

@@ -4,12 +4,12 @@
                               [--tracking-uri URI] [--out DIR] [--no-log]
 
 The folder holds ``report.md`` (figures linked relatively), ``report.html`` (self-contained:
-figures embedded, tables inline), ``figures/`` (PNG, SVG and PDF) and ``tables/`` (CSV). It is
-built in a hidden sibling folder and moved into place whole, so a failure leaves nothing
-half-written. A report already in the folder is kept as ``<folder>.previous`` (the one kept
-before it is removed, and the command says so); any other existing folder is left alone.
-Progress (runs loaded, figure k/N) goes to stderr. Bad input prints one line on stderr and
-exits with status 2.
+figures embedded, tables inline), ``figures/`` (PNG, SVG and PDF; a study with 2-D paths adds
+its animations as GIF) and ``tables/`` (CSV). It is built in a hidden sibling folder and moved
+into place whole, so a failure leaves nothing half-written. A report already in the folder is
+kept as ``<folder>.previous`` (the one kept before it is removed, and the command says so); any
+other existing folder is left alone. Progress (runs loaded, figure k/N) goes to stderr. Bad
+input prints one line on stderr and exits with status 2.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow import MlflowClient, MlflowException
 
+from analysis.animations import write_animations
 from analysis.contract import REPORT_ARTIFACT_DIR, SWEEP_ID_TAG
 from analysis.figures import write_figures
 from analysis.load import AnalysisError, Study, load_study
@@ -102,6 +103,8 @@ def _write_into(study: Study, folder: Path, say: Callable[[str], None]) -> None:
     for stem, table in to_csv_tables(study, analysis).items():
         table.to_csv(folder / "tables" / f"{stem}.csv", index=False)
     sections = to_sections(study, analysis, relative)
+    animations = write_animations(study.runs, study.curves, folder, progress=say)
+    next(s for s in sections if s.title == "Figures").blocks.extend(animations)
     title = f"Optimizer lab report: {study.experiment.name}"
     (folder / "report.md").write_text(to_markdown(title, sections), encoding="utf-8")
     (folder / "report.html").write_text(to_html(title, sections, folder), encoding="utf-8")

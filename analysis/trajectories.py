@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from analysis.palette import add_legend, new_figure, styled, to_label_order, to_palette
 from analysis.surfaces import SURFACES, Surface
 
-__all__ = ["plot_trajectories", "to_trajectory"]
+__all__ = ["draw_surface", "plot_trajectories", "to_representatives", "to_trajectory"]
 
 
 def to_trajectory(curves: pd.DataFrame, run_id: str) -> pd.DataFrame:
@@ -26,7 +26,7 @@ def to_trajectory(curves: pd.DataFrame, run_id: str) -> pd.DataFrame:
     return wide.reindex(columns=["x", "y"]).dropna().reset_index().rename_axis(columns=None)
 
 
-def _representatives(runs: pd.DataFrame, model: str) -> pd.DataFrame:
+def to_representatives(runs: pd.DataFrame, model: str) -> pd.DataFrame:
     """One run per label on ``model``: its lowest seed, of the group with the lowest final loss."""
     part = runs[runs["model.name"] == model]
     score = part["final_val_loss"] if "final_val_loss" in part else pd.Series(np.nan, part.index)
@@ -36,7 +36,8 @@ def _representatives(runs: pd.DataFrame, model: str) -> pd.DataFrame:
     return part.drop_duplicates("label")
 
 
-def _draw_surface(ax: Axes, surface: Surface, points: list[pd.DataFrame]) -> None:
+def draw_surface(ax: Axes, surface: Surface, points: list[pd.DataFrame]) -> None:
+    """Contours of ``surface`` over its view box, widened to every path's start; its minimum."""
     xs = np.concatenate([[surface.xlim[0], surface.xlim[1]], *(p["x"].iloc[:1] for p in points)])
     ys = np.concatenate([[surface.ylim[0], surface.ylim[1]], *(p["y"].iloc[:1] for p in points)])
     xlim, ylim = (xs.min(), xs.max()), (ys.min(), ys.max())
@@ -58,10 +59,10 @@ def plot_trajectories(runs: pd.DataFrame, curves: pd.DataFrame) -> Figure | None
     fig, axes = new_figure(len(models))
     palette, order = to_palette(runs), to_label_order(runs)
     for ax, model in zip(axes.flat, models, strict=True):
-        chosen = _representatives(runs, model)
+        chosen = to_representatives(runs, model)
         paths = {row.label: to_trajectory(curves, row.run_id) for row in chosen.itertuples()}
         paths = {label: path for label, path in paths.items() if len(path)}
-        _draw_surface(ax, SURFACES[model], list(paths.values()))
+        draw_surface(ax, SURFACES[model], list(paths.values()))
         for label in [o for o in order if o in paths]:
             path = paths[label]
             ax.plot(path["x"], path["y"], "-o", ms=2, lw=1, color=palette[label], label=label)
