@@ -29,7 +29,7 @@ import pandas as pd
 from analysis import stats
 from analysis import verdicts as v
 
-__all__ = ["COLUMNS", "Claim", "select_groups", "to_findings", "to_sentences"]
+__all__ = ["COLUMNS", "Claim", "read_findings", "select_groups", "to_findings", "to_sentences"]
 
 COLUMNS = [
     "study",
@@ -64,6 +64,11 @@ STATEMENTS = {
     "alpha_works": "α = 0.9 or 0.99 works: within 2 % of the best α's test loss",
     "recovers_faster": "RMSprop recovers faster than Adagrad after the change",
 }
+
+
+def read_findings(path) -> pd.DataFrame:
+    """A findings CSV as written, with ``n/a`` kept as the word (pandas reads it as NaN)."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
 def select_groups(runs: pd.DataFrame, by: Iterable[str] = ("problem", "label")) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from mlflow import MlflowClient, MlflowException
 from analysis.animations import write_animations
 from analysis.contract import REPORT_ARTIFACT_DIR, SWEEP_ID_TAG
 from analysis.figures import write_figures
+from analysis.findings import read_findings
 from analysis.load import AnalysisError, Study, load_study
 from analysis.parent import log_sweep_summary
 from analysis.render import to_html, to_markdown
@@ -135,7 +136,7 @@ def log_report(study: Study, out_dir: Path) -> None:
     client = MlflowClient(tracking_uri=study.tracking_uri)
     client.log_artifacts(study.parent.info.run_id, str(out_dir), REPORT_ARTIFACT_DIR)
     findings_csv = Path(out_dir) / "tables" / "findings.csv"
-    findings = pd.read_csv(findings_csv) if findings_csv.is_file() else pd.DataFrame()
+    findings = read_findings(findings_csv) if findings_csv.is_file() else pd.DataFrame()
     log_sweep_summary(client, study, findings, f"{REPORT_ARTIFACT_DIR}/report.html")
 
 
