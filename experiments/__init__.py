@@ -25,6 +25,11 @@ STUDIES: dict[str, Study] = {
         ),
         Study("stall_demo", "stall_demo", "The headline study, sized down for `make demo`."),
         Study(
+            "shift_demo",
+            "shift_demo",
+            "The shift study, sized down for `make demo`: does RMSprop recover faster?",
+        ),
+        Study(
             "decay_sensitivity",
             "decay_sensitivity",
             'Is "a decay rate of 0.9 or 0.99 usually works" true here?',
@@ -32,8 +37,8 @@ STUDIES: dict[str, Study] = {
         Study(
             "shift",
             "shift",
-            "When the task changes mid-training, how many steps until each optimizer is back at "
-            "its pre-change loss?",
+            "When the task changes mid-training, how many steps until each optimizer is back "
+            "near its unshifted control's loss?",
         ),
         Study(
             "paths_2d",

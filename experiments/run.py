@@ -36,7 +36,7 @@ def run_study(name: str, launcher: str = "joblib", overrides=(), report: bool = 
     code = subprocess.call(sweep_command(study.preset, launcher, list(overrides)))
     if code != 0 or not report:
         return code
-    experiment = "stall" if name == "stall_demo" else name
+    experiment = name.removesuffix("_demo")
     uri = next((o.split("=", 1)[1] for o in overrides if o.startswith("tracking.uri=")), None)
     return subprocess.call(report_command(experiment, uri))
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-report", action="store_true", help="run the sweep only")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, after --")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # flags may come after the overrides too
     return run_study(args.study, args.launcher, args.overrides, report=not args.no_report)
 
 
