@@ -114,21 +114,43 @@ def _study_section(study: Study, analysis: Analysis) -> Section:
     return Section("Study", ["\n".join(lines)])
 
 
+#: Params that say how the lab ran, not what the study measured.
+NOT_STUDY_PARAMS = ("tracking.", "trainer.progress", "trainer.checkpoint_every")
+
+
 def _config_section(runs: pd.DataFrame) -> Section:
-    params = [p for p in param_columns(runs) if p != "seed"]
+    """Swept: what varies within an optimizer (its lr grid, RMSprop's α) and the optimizer
+    itself; per optimizer: defaults that differ between optimizers but are fixed for each
+    (Adam's eps); fixed: the rest that matters to the study (no tracking settings, no shift
+    settings when nothing shifts)."""
+    params = [p for p in param_columns(runs) if p != "seed" and not p.startswith(NOT_STUDY_PARAMS)]
+    shifts = pd.to_numeric(runs.get("dataset.shift_step", pd.Series(dtype=float)), "coerce")
+    if not shifts.notna().any():
+        params = [p for p in params if not p.startswith("dataset.shift_")]
     values = {p: sorted(runs[p].dropna().astype(str).unique()) for p in params}
-    fixed = pd.DataFrame(
-        [(p, v[0] if v else "None") for p, v in values.items() if len(v) <= 1],
-        columns=["param", "value"],
-    )
-    swept = pd.DataFrame(
-        [(p, ", ".join(v)) for p, v in values.items() if len(v) > 1], columns=["param", "values"]
-    )
+    by_optimizer = runs.groupby("optimizer")
+    within = {p: bool((by_optimizer[p].nunique() > 1).any()) for p in params}
+    swept = [(p, ", ".join(v)) for p, v in values.items() if len(v) > 1 and within[p]]
+    swept += [("optimizer", ", ".join(sorted(runs["optimizer"].dropna().unique())))]
+    per_optimizer = [
+        (p, "; ".join(f"{o}: {', '.join(map(str, sorted(g.dropna().astype(str).unique())))}"
+                      for o, g in by_optimizer[p]))
+        for p, v in values.items()
+        if len(v) > 1 and not within[p] and p != "optimizer.name"
+    ]  # fmt: skip
+    fixed = [(p, v[0] if v else "None") for p, v in values.items() if len(v) <= 1]
     seeds = ", ".join(str(s) for s in sorted(runs["seed"].dropna().unique()))
-    return Section(
-        "Configuration",
-        ["Swept parameters (seeds: " + seeds + "):", swept, "Fixed parameters:", fixed],
-    )
+    blocks = [
+        f"Swept (seeds: {seeds}):",
+        pd.DataFrame(swept, columns=["param", "values"]),
+    ]
+    if per_optimizer:
+        blocks += [
+            "Set per optimizer (each optimizer's own default, not swept):",
+            pd.DataFrame(per_optimizer, columns=["param", "values"]),
+        ]
+    blocks += ["Fixed:", pd.DataFrame(fixed, columns=["param", "value"])]
+    return Section("Configuration", blocks)
 
 
 def _end_section(analysis: Analysis) -> Section:

@@ -211,3 +211,27 @@ def test_a_second_report_on_the_same_sweep_keeps_the_first(store, tmp_path, caps
     assert previous.stat().st_ino == folders[1] and out.stat().st_ino == folders[2]
     assert (previous / "report.html").stat().st_size > 1000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["older", "older.previous"]
+
+
+def test_the_configuration_says_what_was_swept_and_leaves_out_how_the_lab_ran():
+    from analysis.sections import _config_section
+
+    runs = pd.DataFrame(
+        {
+            "run_id": ["a", "b", "c", "d"],
+            "seed": [0, 1, 0, 1],
+            "optimizer": ["adam", "adam", "rmsprop", "rmsprop"],
+            "optimizer.name": ["adam", "adam", "rmsprop", "rmsprop"],
+            "optimizer.lr": [0.001, 0.003, 0.001, 0.001],
+            "optimizer.eps": [1e-8, 1e-8, 1e-7, 1e-7],
+            "dataset.name": "digits",
+            "dataset.shift_kind": "scale_inputs",  # no shift_step: nothing shifts
+            "tracking.metric_every": 0,
+            "trainer.progress": True,
+        }
+    )
+    blocks = _config_section(runs).blocks
+    swept, per_optimizer, fixed = blocks[1], blocks[3], blocks[5]
+    assert swept["param"].tolist() == ["optimizer.lr", "optimizer"]
+    assert per_optimizer["param"].tolist() == ["optimizer.eps"]
+    assert fixed["param"].tolist() == ["dataset.name"]
