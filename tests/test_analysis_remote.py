@@ -13,7 +13,7 @@ from tracking_checks import free_port, mlflow_server_command, serving
 from analysis.load import load_study
 from analysis.report import write_report
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.full]  # a real server: make test-long and CI
 STARTUP_SECONDS = 240  # 10-45 s on an idle machine; far more on a busy one
 
 

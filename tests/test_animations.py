@@ -56,6 +56,7 @@ def frames_of(path) -> list[np.ndarray]:
     return frames
 
 
+@pytest.mark.full  # make test-long and CI
 # --- in the report --------------------------------------------------------------------------
 @pytest.mark.parametrize("name", GIFS)
 def test_each_animation_is_a_looping_gif_under_3_mb(report, name):
@@ -66,6 +67,7 @@ def test_each_animation_is_a_looping_gif_under_3_mb(report, name):
     assert 20 <= gif.n_frames <= animations.MAX_FRAMES
 
 
+@pytest.mark.full  # make test-long and CI
 def test_report_html_embeds_both_gifs_and_stays_under_15_mb(report):
     page = (report / "report.html").read_text(encoding="utf-8")
     assert len(page.encode("utf-8")) < HTML_LIMIT
@@ -74,6 +76,7 @@ def test_report_html_embeds_both_gifs_and_stays_under_15_mb(report):
     assert 'src="figures/' not in page
 
 
+@pytest.mark.full  # make test-long and CI
 def test_report_markdown_links_gifs_without_svg_or_pdf(report):
     markdown = (report / "report.md").read_text(encoding="utf-8")
     figures = markdown.split("## Figures")[1].split("\n## ")[0]
@@ -101,6 +104,7 @@ def ink(frame: np.ndarray, colors) -> int:
     return int((distance.min(axis=-1) <= 12).sum())
 
 
+@pytest.mark.full  # make test-long and CI
 def test_paths_grow_from_their_start_to_the_whole_path(report, planar):
     frames = frames_of(report / "figures/paths.gif")
     colors = [c for c in to_palette(planar.runs).values() if np.ptp(c) > 0.2]  # not SGD's grey

@@ -273,7 +273,9 @@ def test_help_lists_groups_and_cfg_job_prints_the_composed_config(
 
 
 # --- sweeps ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("launcher", ["basic", pytest.param("joblib", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "launcher", ["basic", pytest.param("joblib", marks=[pytest.mark.slow, pytest.mark.full])]
+)
 def test_sweep_is_one_parent_with_complete_children(launcher, launched, store, tmp_path):
     process = launched(launcher)
     assert process.returncode == 0, process.stderr
@@ -528,6 +530,7 @@ def fetch(url: str, body: dict | None = None) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.full  # make test-long and CI; test_server starts make ui's server in make test
 def test_ui_serves_the_embedded_store(launched, store, harness_env, tmp_path):
     launched("basic")  # the store holds the basic sweep's runs
     (parent,) = store.parents("sweep-basic")

@@ -55,6 +55,7 @@ def executed(monkeypatch):
 
 
 @pytest.mark.slow  # a sweep of six jobs, in a subprocess: ~30 s on 2 cores
+@pytest.mark.full  # make test-long and CI
 def test_every_code_cell_runs_and_its_assertions_hold(executed):
     work = executed["work"]
     assert work.resolve().is_relative_to(Path(tempfile.gettempdir()).resolve())

@@ -92,6 +92,7 @@ def test_a_parallel_sweep_on_a_fresh_store_loses_nothing(tmp_path):
     assert_sweep_kept_everything(client, "fresh", jobs=4, steps=300, every=1)
 
 
+@pytest.mark.full  # make test-long and CI
 @pytest.mark.slow
 def test_a_parallel_sweep_on_an_existing_store_skips_finished_jobs_and_loses_nothing(
     tmp_path, template
@@ -227,6 +228,7 @@ KILL_SWEEP = [
 ]
 
 
+@pytest.mark.full  # make test-long and CI
 @pytest.mark.slow
 def test_a_killed_sweep_reruns_only_unfinished_jobs_and_leaves_no_run_running(tmp_path, template):
     copy_store(template, tmp_path)

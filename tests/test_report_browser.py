@@ -132,6 +132,7 @@ def decoded_widths(frame) -> list[int]:
 
 @pytest.mark.browser
 @pytest.mark.slow
+@pytest.mark.full  # make test-long and CI (test_ui_browser stays in make test)
 def test_the_report_decodes_fits_1280_px_and_opens_with_its_findings(
     chromium,  # noqa: F811  (the fixture, imported above)
     reported,
@@ -159,6 +160,7 @@ def test_the_report_decodes_fits_1280_px_and_opens_with_its_findings(
 
 @pytest.mark.browser
 @pytest.mark.slow
+@pytest.mark.full  # make test-long and CI (test_ui_browser stays in make test)
 def test_the_mlflow_ui_shows_the_report_the_sweep_story_and_a_group_label(
     page,  # noqa: F811  (the fixture, imported above)
     reported,

@@ -173,6 +173,7 @@ def test_the_server_listens_on_loopback_only_and_hides_the_database_password(ser
 
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.full  # make test-long and CI
 def test_a_parallel_sweep_through_the_server_loses_nothing(server, database, tmp_path):
     url, _, _ = server
     env = user_env(  # credentials travel in MLflow's variables, never in tracking.uri

@@ -332,6 +332,7 @@ def test_a_requeued_job_resumes_from_its_checkpoint_in_its_own_run(slurm, tmp_pa
     assert int(run.data.tags["optlab.resumed_from_step"]) >= CHECKPOINT_EVERY
 
 
+@pytest.mark.full  # make test-long and CI
 @pytest.mark.slow
 def test_the_local_submitit_launcher_shows_the_jobs_that_write_to_log_files(tmp_path):
     """``hydra/launcher=submitit``: the cluster path (pickled jobs, log files) without Slurm."""
