@@ -152,7 +152,11 @@ def _parser() -> argparse.ArgumentParser:
         help="parent run id of a sweep, 'latest' (default; every job run when the experiment "
         "has no sweep) or 'all' (every job run of the experiment)",
     )
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's own)")
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: the lab's embedded store, <project>/store/mlflow.db; "
+        "OPTLAB_STORE_DIR moves it)",
+    )
     parser.add_argument("--out", type=Path, help="report folder (default reports/<exp>/<sweep>)")
     parser.add_argument(
         "--no-log", action="store_true", help="do not log the report to the sweep's parent run"
