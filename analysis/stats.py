@@ -49,6 +49,7 @@ from analysis import series as ss
 from analysis.contract import OPTIMIZER_ORDER, SUMMARY_METRICS
 from analysis.curves import to_long_table
 from analysis.load import param_columns
+from harness.optim import OPTIMIZERS, Optimizer
 
 __all__ = [
     "iter_series",
@@ -77,7 +78,10 @@ STALL_WINDOW_FRACTION = 0.1
 STALL_THRESHOLD = 0.01
 STALL_EXPONENT = -0.25
 RECOVERY_FRACTION = 0.1
-ADAPTIVE = ("adagrad", "rmsprop", "adam")
+#: Optimizers with an accumulator (their own step size): from the optimizer classes.
+ADAPTIVE = tuple(
+    sorted(name for name, cls in OPTIMIZERS.items() if cls.accumulator is not Optimizer.accumulator)
+)
 END_METRICS = tuple(m for m in SUMMARY_METRICS if m != "diverged")
 RUN_COLUMNS = ["run_id", "group", "label", "problem", "seed"]
 
