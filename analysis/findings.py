@@ -128,9 +128,20 @@ def _label(runs: pd.DataFrame, group: str) -> str:
     label's grid (the best may lie beyond it)."""
     part = runs[runs["group"] == group].iloc[0]
     lr = float(part["optimizer.lr"])
-    grid = pd.to_numeric(runs.loc[runs["label"] == part["label"], "optimizer.lr"]).unique()
-    edge = " (grid edge)" if grid.size > 1 and lr in (grid.min(), grid.max()) else ""
+    edge = " (grid edge)" if at_grid_edge(runs, part["label"], lr) else ""
     return f"{part['label']} · lr {lr:g}{edge} · {part['problem']}"
+
+
+def at_grid_edge(runs: pd.DataFrame, label: str, lr: float) -> bool:
+    """Whether ``lr`` is the smallest or largest of ``label``'s lr grid (of more than one lr):
+    the best may then lie beyond the grid.
+
+    >>> runs = pd.DataFrame({"label": ["A", "A", "A"], "optimizer.lr": [0.1, 0.3, 1.0]})
+    >>> at_grid_edge(runs, "A", 1.0), at_grid_edge(runs, "A", 0.3)
+    (True, False)
+    """
+    grid = pd.to_numeric(runs.loc[runs["label"] == label, "optimizer.lr"]).unique()
+    return grid.size > 1 and lr in (grid.min(), grid.max())
 
 
 def _stall_claims(study: str, runs: pd.DataFrame, curves: pd.DataFrame) -> list[Claim]:

@@ -258,7 +258,10 @@ def _comparison(runs: pd.DataFrame, analysis: Analysis) -> pd.DataFrame:
         {
             "problem": chosen["problem"].to_numpy(),
             "label": chosen["label"].to_numpy(),
-            "lr (selected on val)": chosen["optimizer.lr"].to_numpy(),
+            "lr (selected on val)": [
+                f"{lr:g}" + (" (grid edge)" if fnd.at_grid_edge(runs, label, lr) else "")
+                for label, lr in zip(chosen["label"], chosen["optimizer.lr"], strict=True)
+            ],
         }
     )
     if by:

@@ -235,3 +235,10 @@ def test_the_configuration_says_what_was_swept_and_leaves_out_how_the_lab_ran():
     assert swept["param"].tolist() == ["optimizer.lr", "optimizer"]
     assert per_optimizer["param"].tolist() == ["optimizer.eps"]
     assert fixed["param"].tolist() == ["dataset.name"]
+
+
+def test_the_findings_comparison_flags_a_selected_lr_at_the_edge_of_its_grid(report):
+    """The fixture's grids are 0.01 and 0.1: any lr selected is at an edge, and says so."""
+    findings = (report[0] / "report.md").read_text(encoding="utf-8").split("## Study")[0]
+    rows = [line for line in findings.splitlines() if line.startswith("| blobs")]
+    assert rows and all("(grid edge)" in row for row in rows)
