@@ -195,6 +195,26 @@ def _split_overrides(overrides: list, repo) -> tuple[tuple[str, ...], list]:
     return tuple(choices), values
 
 
+def job_is_alive(uri: str, experiment_id: str, digest: str) -> bool:
+    """Whether a live process holds the lock of the job with config hash ``digest`` (the kernel
+    drops a dead process's lock, even after ``kill -9``)."""
+    import fcntl
+
+    from harness.checkpoint import checkpoint_path
+
+    path = checkpoint_path(uri, experiment_id, digest)
+    lock = path.with_name(path.name + ".lock")
+    if not lock.exists():
+        return False
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
 class SweepCallback(Callback):
     def __init__(self) -> None:
         self.client = self.parent_run_id = None
@@ -263,12 +283,16 @@ class SweepCallback(Callback):
         return parent_id
 
     def _close_orphans(self, experiment_id: str, parent_id: str) -> None:
-        """Children left RUNNING by a killed earlier launch of this sweep end KILLED."""
+        """Children left RUNNING by a killed earlier launch of this sweep end KILLED; a child
+        whose job still holds its lock (the same sweep still running elsewhere) is left alone."""
         orphans = self.client.search_runs(
             [experiment_id],
             f"tags.`mlflow.parentRunId` = '{parent_id}' and attributes.status = 'RUNNING'",
         )
         for run in orphans:
+            digest = run.data.tags.get("optlab.config_hash")
+            if digest and job_is_alive(self.client.tracking_uri, experiment_id, digest):
+                continue
             self.client.set_tag(run.info.run_id, "optlab.error", "sweep was killed; rerun")
             self.client.set_terminated(run.info.run_id, "KILLED")
 

@@ -458,3 +458,47 @@ def test_a_job_stopped_by_sigterm_ends_killed_and_resumes_its_run(tmp_path, temp
     (resumed,) = runs_of(client, "preempted")
     assert resumed.info.run_id == stopped.info.run_id and resumed.info.status == "FINISHED"
     assert_full_curves(client, resumed, steps=2500, every=20)
+
+
+def test_a_job_is_alive_only_while_a_process_holds_its_lock(tmp_path, monkeypatch):
+    import fcntl
+
+    from harness.checkpoint import checkpoint_path
+    from harness.sweep import job_is_alive
+
+    monkeypatch.setenv("OPTLAB_CHECKPOINT_DIR", str(tmp_path))
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    assert not job_is_alive(uri, "1", "abc")  # no lock file: nobody runs it
+    path = checkpoint_path(uri, "1", "abc")
+    lock = path.with_name(path.name + ".lock")
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert job_is_alive(uri, "1", "abc")
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert not job_is_alive(uri, "1", "abc")  # a lock file left by a dead job
+
+
+@pytest.mark.slow
+def test_relaunching_a_running_sweep_leaves_its_live_run_alone(tmp_path, template):
+    """The second launch of a sweep that still runs reuses its parent, skips or waits for the
+    live job, and must not mark that job's run KILLED ('sweep was killed; rerun')."""
+    copy_store(template, tmp_path)
+    env = user_env(tmp_path)
+    args = ["-m", "seed=0", "study=again", "dataset=spirals", "trainer.steps=20000"]
+    args += ["hydra.sweep.dir=sweep"]
+    first = start_harness(tmp_path, args, env, "first")
+    client = MlflowClient(store_uri(tmp_path))
+
+    def running() -> bool:
+        jobs = [r for r in runs_of(client, "again") if r.info.status == "RUNNING"]
+        return bool(jobs) or first.poll() is not None
+
+    wait_until(running, "the first launch's job to start")
+    assert first.poll() is None, "the first launch ended before the second started"
+    second = start_harness(tmp_path, args, env, "second")
+    codes = first.wait(timeout=300), second.wait(timeout=300)
+    outputs = (tmp_path / "first").read_text() + (tmp_path / "second").read_text()
+    assert codes == (0, 0), outputs[-3000:]
+    runs = runs_of(client, "again")
+    assert statuses(runs) == {"FINISHED": 1}, outputs[-3000:]
+    assert "optlab.error" not in runs[0].data.tags
