@@ -95,4 +95,3 @@ def log_sweep_summary(
         client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
     except MlflowException:  # a param logged earlier with another value: keep it as a tag
         client.log_batch(run_id, metrics=metrics, tags=tags)
-
