@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import series as ss
+from analysis import verdicts as v
 from analysis.render import Section
 from analysis.stats import iter_series, t_interval, to_decay_exponents, to_recovery_times
 from experiments.tuning import subsample_budgets
@@ -211,7 +212,11 @@ def to_tuning_report(
     )
     sections = [
         Section("Protocol", [_protocol_text(about, tune, verdict)]),
-        Section("What held", to_claims(tuned, budgets, selected, about, _settings(verdict))),
+        Section(
+            "What held",
+            to_claims(tuned, budgets, selected, about, _settings(verdict))
+            + to_paired_claims(verdict, mine, tuned, about),
+        ),
         Section(
             "Tuned comparison", [_TUNED_TEXT.format(**about, n=len(about["verdict_seeds"])), tuned]
         ),
@@ -302,6 +307,45 @@ def to_claims(
         claims += [c for c in [_stall_claim(tuned, criterion, settings)] if c]
     claims.append(_budget_claim(budgets, selected, tuned))
     return claims
+
+
+def to_paired_claims(
+    verdict: pd.DataFrame, curves: pd.DataFrame, tuned: pd.DataFrame, about: dict
+) -> list[str]:
+    """The first arm against each other arm, paired by verdict seed (every arm runs the same
+    fresh seeds), Holm-adjusted, judged by :mod:`analysis.verdicts`; a loss criterion is
+    selected on validation and judged on the held-out test loss."""
+    if tuned.empty or len(tuned) < 2:
+        return []
+    metric = about["criterion"]
+    if metric in ("final_val_loss", "best_val_loss") and "final_test_loss" in verdict:
+        metric = "final_test_loss"
+    values = to_run_criterion(verdict, metric, curves, about.get("target"))
+    by_arm = {
+        arm: pd.Series(values[part.index].to_numpy(), index=part["seed"].to_numpy())
+        for arm, part in verdict.groupby("arm")
+    }
+    first = tuned.iloc[0]
+    pairs = []
+    for _, row in tuned.iloc[1:].iterrows():
+        joined = pd.concat([by_arm[row["arm"]], by_arm[first["arm"]]], axis=1).to_numpy()
+        keep = np.isfinite(joined).all(axis=1)
+        pairs.append((row, joined[keep, 0] - joined[keep, 1], int((~keep).sum())))
+    p_adj, levels = v.holm([v.t_p_value(diff) for _, diff, _ in pairs])
+    lines = []
+    for (row, diff, dropped), p, level in zip(pairs, p_adj, levels, strict=True):
+        interval = v.mean_interval(diff, 1 - level if math.isfinite(level) else 1 - v.ALPHA)
+        verdict_word = v.difference_verdict(interval, +1)
+        extra = (
+            f"; {dropped} seed(s) left out (diverged, failed or never reached)" if dropped else ""
+        )
+        lines.append(
+            f"**{verdict_word}** — {first['label']} ends better than {row['label']} on "
+            f"{metric}: {row['label']} − {first['label']}, paired by verdict seed, "
+            f"{interval.text()} at {100 * interval.level:.3g} % (Holm-adjusted p "
+            f"{_num(p)}){extra}."
+        )
+    return lines
 
 
 def _setting(row: pd.Series) -> str:

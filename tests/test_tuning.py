@@ -122,6 +122,9 @@ def test_report_has_every_arm_and_every_budget_and_is_logged(study):
     assert budgets["ranking_holds"].between(0, 1).all()
     text = (folder / "report.md").read_text()
     assert "## What held" in text and "Adagrad's effective step decayed" in text
+    paired = [line for line in text.splitlines() if "paired by verdict seed" in line]
+    assert len(paired) == len(ARMS) - 1  # the first arm against each other one
+    assert all("on final_test_loss" in line and "(n=" in line for line in paired), paired
     assert (folder / "report.html").read_text().startswith("<!DOCTYPE html>")
     client = MlflowClient(tracking_uri=study["uri"])
     logged = {a.path for a in client.list_artifacts(study["study"].parent.info.run_id, "report")}
