@@ -331,8 +331,9 @@ def to_stall_steps(
     smoothed = _smoothed(curves, runs, "train_loss", smooth_fraction)
     stalled, steps_at = {}, {}
     for run_id, exponent in zip(exponents["run_id"], exponents["decay_exponent"], strict=True):
-        if not math.isfinite(exponent) or not math.isfinite(final.get(run_id, math.nan)):
-            continue
+        values = (exponent, final.get(run_id, math.nan), target.get(run_id, math.nan))
+        if not all(math.isfinite(x) for x in values):
+            continue  # diverged, failed, or no complete configuration to set a target: undecided
         stalled[run_id] = float(exponent < STALL_EXPONENT and final[run_id] > target[run_id])
         if stalled[run_id] and run_id in smoothed:
             window = window_fraction * length[run_id]

@@ -163,13 +163,17 @@ def sign_flip_p(values: Sequence[float], n_resamples: int = 20_000, seed: int = 
 def holm(p_values: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Holm's step-down adjustment: ``(adjusted p, per-claim level)``.
 
-    The level of the claim ranked k-th smallest (from 0) among m is ``ALPHA / (m - k)``; its
-    interval is drawn at ``1 - level`` so interval and adjusted p agree. NaN p-values are left
-    out of m and get nan.
+    The level of the claim ranked k-th smallest (from 0) among m is ``ALPHA / (m - k)`` until
+    one claim fails its level; every later claim keeps that failed claim's level (step-down:
+    nothing after a failure is rejected). Its interval is drawn at ``1 - level``, so an
+    interval excludes 0 exactly when the adjusted p is at most ``ALPHA``. NaN p-values are
+    left out of m and get nan.
 
     >>> p, level = holm([0.01, 0.04, 0.03])
     >>> p.round(3).tolist(), (level * 100).round(3).tolist()
-    ([0.03, 0.06, 0.06], [1.667, 5.0, 2.5])
+    ([0.03, 0.06, 0.06], [1.667, 2.5, 2.5])
+    >>> holm([0.03, 0.04])[1].tolist()  # the first fails 0.025, so the second is held to it
+    [0.025, 0.025]
     """
     p = np.asarray(p_values, dtype=np.float64)
     adjusted = np.full(p.size, np.nan)
@@ -177,11 +181,13 @@ def holm(p_values: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     defined = np.flatnonzero(np.isfinite(p))
     m = defined.size
     order = defined[np.argsort(p[defined], kind="stable")]
-    running = 0.0
+    running, failed_at = 0.0, None
     for k, i in enumerate(order):
         running = max(running, min(1.0, (m - k) * p[i]))
         adjusted[i] = running
-        level[i] = ALPHA / (m - k)
+        level[i] = ALPHA / (m - k) if failed_at is None else failed_at
+        if failed_at is None and p[i] > level[i]:
+            failed_at = level[i]
     return adjusted, level
 
 

@@ -291,3 +291,42 @@ def test_pairing_has_more_power_than_an_unpaired_test_under_shared_seed_noise(se
 
         unpaired += sps.ttest_ind(b, a).pvalue < 0.05 and b.mean() > a.mean()
     assert paired > 0.9 * 300 and paired > 3 * unpaired
+
+
+def _loss_runs(val: dict[str, list[float]], test: dict[str, list[float]]) -> pd.DataFrame:
+    rows = []
+    for label, values in val.items():
+        optimizer = "adagrad" if label == "Adagrad" else "rmsprop"
+        alpha = None if optimizer == "adagrad" else float(label.split("=")[1])
+        for seed, (v_loss, t_loss) in enumerate(zip(values, test[label], strict=True)):
+            rows.append(
+                _run(f"{label}-{seed}", optimizer, 0.01, seed, label=label, alpha=alpha,
+                     final_val_loss=v_loss, final_test_loss=t_loss)
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_the_worst_alpha_is_chosen_on_validation_and_the_best_is_not_compared_with_itself():
+    val = {"Adagrad": [1.2] * 4, "RMSprop α=0.5": [1.5] * 4, "RMSprop α=0.9": [1.0] * 4,
+           "RMSprop α=0.99": [1.3] * 4}  # fmt: skip
+    test = {
+        "Adagrad": [1.2] * 4,
+        "RMSprop α=0.5": [1.1] * 4,
+        "RMSprop α=0.9": [1.0] * 4,
+        "RMSprop α=0.99": [1.4] * 4,
+    }  # on test α=0.99 looks worst; validation says α=0.5
+    runs = _loss_runs(val, test)
+    groups = dict(zip(runs["label"], runs["group"], strict=False))
+    rmsprop = {k: g for k, g in groups.items() if k.startswith("RMSprop")}
+    claims = fnd._loss_claims("s", runs, "toy/mlp", groups["Adagrad"], rmsprop)
+    matters = next(c for c in claims if c.row["claim"] == "alpha_matters")
+    assert matters.row["arm"].startswith("RMSprop α=0.5")
+    works = [c.row["arm"] for c in claims if c.row["claim"] == "alpha_works"]
+    assert works == ["RMSprop α=0.99 · lr 0.01 · toy/mlp ÷ RMSprop α=0.9 · lr 0.01 · toy/mlp − 1"]
+
+
+def test_a_seed_logged_twice_is_paired_once():
+    runs = _loss_runs({"Adagrad": [1.0, 1.0]}, {"Adagrad": [1.0, 2.0]})
+    runs.loc[1, "seed"] = 0  # the same seed run again: its latest value counts
+    series = fnd._per_seed(runs, runs["group"].iloc[0], "final_test_loss")
+    assert series.to_dict() == {0: 2.0}
