@@ -13,7 +13,6 @@ import numpy as np
 __all__ = [
     "decay_exponent",
     "recovery_against_control",
-    "recovery_time",
     "smooth",
     "stall_step",
     "time_to_target",
@@ -109,30 +108,6 @@ def stall_step(
         return math.nan
     start = 0 if stalled.all() else stalled.size - int(np.argmin(stalled[::-1]))
     return float(steps[start])
-
-
-def recovery_time(
-    steps: np.ndarray, values: np.ndarray, shift_step: float, tolerance: float = 0.0
-) -> float:
-    """Steps after ``shift_step`` until the loss is back at its level just before it.
-
-    The level is the last value at or before the shift; recovery is the first later step with
-    ``value <= level * (1 + tolerance)``, minus ``shift_step``; ``inf`` when that never comes.
-    Pass a loss smoothed with ``reset_at=shift_step`` so the window does not span the change.
-
-    >>> t = np.arange(0, 200)
-    >>> loss = np.where(t <= 100, 1.0, 0.5 + np.exp(-(t - 100) / 10))
-    >>> recovery_time(t, loss, shift_step=100)
-    7.0
-    """
-    steps, values = np.asarray(steps), np.asarray(values, dtype=np.float64)
-    before = np.flatnonzero(steps <= shift_step)
-    if not before.size:
-        return math.nan
-    level = values[before[-1]] * (1 + tolerance)
-    after = steps > shift_step
-    reached = time_to_target(steps[after], values[after], level)
-    return reached - shift_step
 
 
 def recovery_against_control(

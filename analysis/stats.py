@@ -49,6 +49,7 @@ from analysis import series as ss
 from analysis.contract import OPTIMIZER_ORDER, SUMMARY_METRICS
 from analysis.curves import to_long_table
 from analysis.load import param_columns
+from analysis.verdicts import mean_interval
 from harness.optim import OPTIMIZERS, Optimizer
 
 __all__ = [
@@ -87,20 +88,15 @@ RUN_COLUMNS = ["run_id", "group", "label", "problem", "seed"]
 
 
 def t_interval(values: Sequence[float], level: float = CI_LEVEL) -> tuple[float, float]:
-    """Mean and half-width of the Student-t interval of the finite values (nan if fewer than 2).
+    """Mean and half-width of the Student-t interval of the finite values (nan if fewer than 2);
+    :func:`analysis.verdicts.mean_interval` as ``(mean, half)``.
 
     >>> mean, half = t_interval([1.0, 2.0, 3.0])
     >>> mean, round(half, 4)
     (2.0, 2.4841)
     """
-    finite = np.asarray(values, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return math.nan, math.nan
-    if finite.size == 1:
-        return float(finite[0]), math.nan
-    half = sps.t.ppf((1 + level) / 2, finite.size - 1) * finite.std(ddof=1) / math.sqrt(finite.size)
-    return float(finite.mean()), float(half)
+    interval = mean_interval(values, level)
+    return interval.mean, interval.high - interval.mean
 
 
 def iter_series(curves: pd.DataFrame, metric: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:

@@ -143,17 +143,6 @@ def test_stall_steps_table_uses_the_step_and_the_smoothed_train_loss():
     assert math.isnan(table.loc["flat", "stall_step"])  # a flat loss with a steady step
 
 
-def test_recovery_time_on_a_known_curve():
-    t = np.arange(0, 400)
-    base = 1.0 / (1 + t / 50)
-    shifted = base + np.where(t > 200, np.exp(-(t - 200) / 20), 0.0)
-    level = base[200]
-    expected = next(s for s in t if s > 200 and shifted[s] <= level) - 200
-    assert ss.recovery_time(t, shifted, shift_step=200) == expected
-    never = np.where(t > 200, level * 2, base)
-    assert ss.recovery_time(t, never, shift_step=200) == math.inf
-
-
 def test_recovery_times_table_only_for_shifted_runs_against_their_control():
     t = np.arange(1, 301)
     jump = np.where(t <= 100, 1.0, 1.0 + np.maximum(0, 1 - (t - 100) / 50))  # back at t=150
