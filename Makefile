@@ -53,7 +53,7 @@ lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 ui: $(STAMP) ## Open the MLflow UI on the embedded store (127.0.0.1)
-	$(PY) -m harness.ui
+	$(PY) -m harness.tracking.ui
 
 report: $(STAMP) ## Report on a sweep: EXPERIMENT=stall (default) SWEEP=latest|all|<parent run id>
 	$(PY) -m analysis.report --experiment $${EXPERIMENT:-stall} --sweep $${SWEEP:-latest}
@@ -65,7 +65,7 @@ bench: $(STAMP) ## Benchmarks against their baselines; writes benchmarks/RESULTS
 	$(PY) -m benchmarks
 
 server: $(STAMP) ## MLflow tracking server on PostgreSQL for a team (127.0.0.1:5000)
-	$(PY) -m harness.server
+	$(PY) -m harness.tracking.server
 
 postgres: ## Install and start a local PostgreSQL for make server (root once; idempotent)
 	bash .ci/setup-postgres

@@ -5,7 +5,7 @@
 - ``jar_filling``: the lecture's two pictures side by side. Adagrad's accumulator h is the jar
   that only fills (``h += g²``); RMSprop's is the coffee blend (``h = αh + (1 − α)g²``) at two
   decay rates. Beneath, each one's effective step size ``lr/(√h + eps)``. All three see the
-  same seeded gradient stream, run through :mod:`harness.optim`, so this needs no store.
+  same seeded gradient stream, run through :mod:`harness.core.optim`, so this needs no store.
 
 Frames are drawn on one matplotlib figure (Agg canvas), then mapped onto one shared palette,
 so pixels that do not change keep their index and Pillow stores only each frame's changed box.
@@ -35,7 +35,7 @@ from analysis.palette import (
 from analysis.render import FigureRef
 from analysis.surfaces import SURFACES
 from analysis.trajectories import draw_surface, to_representatives, to_trajectory
-from harness.optim import Adagrad, Optimizer, RMSprop
+from harness.core.optim import Adagrad, Optimizer, RMSprop
 
 __all__ = [
     "ANIMATIONS",
@@ -241,7 +241,7 @@ def to_jar_filling(
     stream: pd.DataFrame, lr: float = JAR_LR, decay_rates: Iterable[float] = JAR_DECAY_RATES
 ) -> pd.DataFrame:
     """Adagrad's and RMSprop's accumulator ``h`` and effective step after each update, all fed
-    the same ``stream`` through :mod:`harness.optim` (one parameter, the lecture's dict API).
+    the same ``stream`` through :mod:`harness.core.optim` (one parameter, the lecture's dict API).
 
     Long table: ``step, grad, scale, label, optimizer, h, effective_lr, optimizer.lr,
     optimizer.decay_rate``.

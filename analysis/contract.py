@@ -10,8 +10,10 @@ True
 
 from __future__ import annotations
 
-from harness.job import IN_SWEEP_TAG as IN_SWEEP_TAG  # + a sweep's parent id: a job it skipped
-from harness.train import EVAL_METRICS, STEP_METRICS
+from harness.core.train import EVAL_METRICS, STEP_METRICS
+from harness.tracking.job import (
+    IN_SWEEP_TAG as IN_SWEEP_TAG,  # + a sweep's parent id: a job it skipped
+)
 
 PARENT_TAG = "mlflow.parentRunId"
 ROLE_TAG = "optlab.role"
@@ -54,6 +56,6 @@ def default_tracking_uri() -> str:
 
     ``<project>/store/mlflow.db``, or under ``OPTLAB_STORE_DIR`` when that is set.
     """
-    from harness.store import resolve_uri
+    from harness.tracking.store import resolve_uri
 
     return resolve_uri(None)

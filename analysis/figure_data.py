@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats import select_best_groups
-from harness.optim import OPTIMIZERS, Optimizer
+from harness.core.optim import OPTIMIZERS, Optimizer
 
 __all__ = [
     "NOT_ADAPTIVE",

@@ -118,7 +118,7 @@ def load_runs(
         children = iter_runs(
             client, experiment.experiment_id, f"tags.`{c.PARENT_TAG}` = '{parent_id}'"
         )
-        # the jobs the sweep skipped because they had FINISHED elsewhere (harness.job.join_sweep)
+        # the jobs the sweep skipped: FINISHED elsewhere (harness.tracking.job.join_sweep)
         joined = iter_runs(
             client, experiment.experiment_id, f"tags.`{c.IN_SWEEP_TAG}{parent_id}` = '{sweep_id}'"
         )

@@ -50,7 +50,7 @@ from analysis.contract import OPTIMIZER_ORDER, SUMMARY_METRICS
 from analysis.curves import to_long_table
 from analysis.load import param_columns
 from analysis.verdicts import mean_interval
-from harness.optim import OPTIMIZERS, Optimizer
+from harness.core.optim import OPTIMIZERS, Optimizer
 
 __all__ = [
     "iter_series",

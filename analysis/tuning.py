@@ -24,7 +24,6 @@ from analysis import series as ss
 from analysis import verdicts as v
 from analysis.render import Section
 from analysis.stats import iter_series, t_interval, to_decay_exponents, to_recovery_times
-from experiments.tuning import subsample_budgets
 
 __all__ = [
     "select_trials",
@@ -469,3 +468,20 @@ def _budget_claim(budgets: pd.DataFrame, selected: pd.DataFrame, tuned: pd.DataF
         f" Re-selecting among fewer trials per arm, the tuning ranking held in {shares}; "
         f"{winner} stayed first in {wins}."
     )
+
+
+def subsample_budgets(n_trials: int, budgets, draws: int, seed: int):
+    """For each smaller budget, ``draws`` random subsets of trial indices (budget sensitivity).
+
+    >>> subsets = subsample_budgets(16, [4, 16], draws=3, seed=0)
+    >>> [len(s) for s in subsets[4]], len(subsets[16])
+    ([4, 4, 4], 1)
+    """
+    rng = np.random.default_rng(seed)
+    out = {}
+    for budget in budgets:
+        if budget >= n_trials:
+            out[budget] = [np.arange(n_trials)]
+        else:
+            out[budget] = [rng.choice(n_trials, budget, replace=False) for _ in range(draws)]
+    return out

@@ -91,7 +91,7 @@ def run(repeats: int, quick: bool, workdir: Path) -> Section:
 
 
 def _stride() -> int:
-    from harness.tracking import metric_stride
+    from harness.tracking.sink import metric_stride
 
     return metric_stride(0, STEPS)
 
@@ -156,7 +156,7 @@ def build_store(folder: Path, runs: int) -> tuple[str, str]:
     """A sweep of ``runs`` jobs in ``folder/mlflow.db``, written once; (uri, parent run id)."""
     from mlflow import MlflowClient
 
-    from harness.store import prepare_store
+    from harness.tracking.store import prepare_store
 
     folder.mkdir(parents=True, exist_ok=True)
     uri, experiment_id = prepare_store(f"sqlite:///{folder / 'mlflow.db'}", EXPERIMENT)
@@ -179,8 +179,8 @@ def build_history_store(folder: Path, runs: int) -> tuple[str, str]:
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
 
-    from harness.job import job_params
-    from harness.tracking import run_name
+    from harness.tracking.job import job_params
+    from harness.tracking.sink import run_name
 
     folder.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
@@ -216,7 +216,7 @@ def build_history_store(folder: Path, runs: int) -> tuple[str, str]:
 
 
 def _configs(runs: int):
-    from harness import config as c
+    from harness.core import config as c
 
     classes = {"adagrad": c.AdagradConfig, "rmsprop": c.RMSpropConfig}
     classes |= {"momentum": c.MomentumConfig, "adam": c.AdamConfig}
@@ -236,8 +236,9 @@ def _write_job(client, experiment_id: str, cfg, parent: str, rng) -> None:
     """One job's run, logged by the harness's own sink and end-of-run upload."""
     from mlflow.entities import Param
 
-    from harness.job import job_params
-    from harness.tracking import (
+    from harness.core.train import TrainResult, summarize
+    from harness.tracking.job import job_params
+    from harness.tracking.sink import (
         MlflowSink,
         config_hash,
         label,
@@ -245,7 +246,6 @@ def _write_job(client, experiment_id: str, cfg, parent: str, rng) -> None:
         metric_stride,
         run_name,
     )
-    from harness.train import TrainResult, summarize
 
     tags = {
         "optlab.role": "job",
@@ -272,7 +272,7 @@ def _write_job(client, experiment_id: str, cfg, parent: str, rng) -> None:
 
 
 def _made_up_curves(lr: float, rng):
-    from harness.curves import Curves
+    from harness.core.curves import Curves
 
     curves = Curves(CURVES, STEPS)
     t = np.arange(1, STEPS + 1, dtype=float)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from benchmarks.results import Section
 from benchmarks.timing import time_call
-from harness.store import PROJECT_ROOT
+from harness.tracking.store import PROJECT_ROOT
 
 
 def run(repeats: int, quick: bool, workdir: Path) -> Section:

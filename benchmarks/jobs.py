@@ -1,6 +1,6 @@
 """Running harness jobs the two ways a benchmark times them: as a command, and in-process.
 
-In-process means ``harness.job.run_job(cfg)`` with everything already imported, so the time
+In-process means ``harness.tracking.job.run_job(cfg)`` with everything already imported, so the time
 is the job's own (data, model, training, tracking) without interpreter start-up and imports.
 """
 
@@ -13,7 +13,7 @@ import sys
 from itertools import count
 from pathlib import Path
 
-from harness.store import PROJECT_ROOT
+from harness.tracking.store import PROJECT_ROOT
 
 _runs = count()
 
@@ -65,8 +65,8 @@ def compose(*overrides: str):
     from hydra import initialize_config_dir
     from omegaconf import OmegaConf
 
-    from harness import schemas  # noqa: F401  (registers the schemas and the lr resolver)
-    from harness.app import to_config
+    from harness.cli import schemas  # noqa: F401  (registers the schemas and the lr resolver)
+    from harness.cli.app import to_config
 
     with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
         raw = hydra_compose("config", overrides=list(overrides))
@@ -79,7 +79,7 @@ def compose(*overrides: str):
 
 def job_runner(*overrides: str):
     """A function that runs the composed job in this process and returns its ``JobOutcome``."""
-    from harness.job import run_job
+    from harness.tracking.job import run_job
 
     cfg, files = compose(*overrides)
 

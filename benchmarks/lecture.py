@@ -2,7 +2,7 @@
 
 This is P1's baseline, copied into the benchmark on purpose (not imported from the harness):
 each update is written straight from its rule, one numpy expression per key, temporaries and
-all. Conventions match ``harness.optim`` (state starts at 0 on the first update, ``eps``
+all. Conventions match ``harness.core.optim`` (state starts at 0 on the first update, ``eps``
 outside the root, Adam bias-corrected as in Kingma & Ba), so both give the same numbers.
 """
 
@@ -86,7 +86,7 @@ class Adam:
             params[key] -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
-#: harness.optim's registry name → the lecture's class and the hyperparameters both get.
+#: harness.core.optim's registry name → the lecture's class and the hyperparameters both get.
 LECTURE = {
     "sgd": (SGD, {"lr": 0.01}),
     "momentum": (Momentum, {"lr": 0.01, "momentum": 0.9}),

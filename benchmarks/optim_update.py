@@ -1,4 +1,4 @@
-"""P1 — one optimizer update: ``harness.optim`` against the lecture's dict loop (and torch.optim).
+"""P1 — one optimizer update: ``harness.core.optim`` against the lecture's dict loop (and torch).
 
 Problems: (a) the parameter dict of a 10-layer MLP of width 256 (W and b per layer, 657,920
 float64 values in 20 arrays), (b) one array of 1,000,000 float64 values, and for reference (c)
@@ -18,8 +18,8 @@ import numpy as np
 from benchmarks import lecture
 from benchmarks.results import Comparison, Section
 from benchmarks.timing import Ratio, interleave
-from harness.optim import FlatDict, build_optimizer
-from harness.optim.base import COMPILED_FROM
+from harness.core.optim import FlatDict, build_optimizer
+from harness.core.optim.base import COMPILED_FROM
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 WIDTH, LAYERS, BIG = 256, 10, 1_000_000
@@ -109,7 +109,7 @@ def run(repeats: int, quick: bool, workdir: Path) -> Section:
             notes.append(_absolute(optimizer, title, times, UPDATES[problem]))
     return Section(
         key="P1",
-        title="optimizer update: harness.optim vs the lecture's dict loop (and torch.optim)",
+        title="optimizer update: harness.core.optim vs the lecture's dict loop (and torch.optim)",
         commands=["python -m benchmarks --only P1" + (" --quick" if quick else "")],
         comparisons=comparisons,
         notes=[*_method_notes(torch_note), *notes],

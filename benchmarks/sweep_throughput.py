@@ -70,7 +70,7 @@ def run(repeats: int, quick: bool, workdir: Path) -> Section:
 
 def _warm_store(folder: Path) -> Path:
     """A store created and migrated once, with the sweeps' experiment, before any timing."""
-    from harness.store import prepare_store
+    from harness.tracking.store import prepare_store
 
     prepare_store(f"sqlite:///{folder / 'mlflow.db'}", "adhoc")
     return folder

@@ -6,7 +6,7 @@ import numpy as np
 
 
 def make_torch_optimizer(name: str, hyperparams: dict, tensors: list, foreach: bool):
-    """The torch.optim optimizer whose update matches ``harness.optim``'s ``name``."""
+    """The torch.optim optimizer whose update matches ``harness.core.optim``'s ``name``."""
     import torch
 
     lr = hyperparams["lr"]

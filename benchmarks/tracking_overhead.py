@@ -1,7 +1,7 @@
 """P2 — what tracking costs a 2000-step digits job: SQLite and HTTP against untracked.
 
 Timed two ways, interleaved (untracked, SQLite, HTTP, then the reverse): the whole command
-``python -m harness trainer.steps=2000 …`` and ``harness.job.run_job(cfg)`` in this process
+``python -m harness trainer.steps=2000 …`` and ``harness.tracking.job.run_job(cfg)`` in this process
 after every import and the store's creation (the job's own time). Tracked runs use
 ``tracking.force=true`` so each repeat trains instead of skipping the finished job. Afterwards
 the last tracked run's ``curves/curves.parquet`` is read back to check it has all 2000 steps.
@@ -79,7 +79,7 @@ def run(repeats: int, quick: bool, workdir: Path) -> Section:
 EXTRA_COMMANDS = [
     "mlflow server --backend-store-uri sqlite:///<tmp>/mlflow.db "
     "--artifacts-destination <tmp>/artifacts --host 127.0.0.1 --port <free> --workers 1",
-    "# in-process: harness.job.run_job(cfg), cfg composed from the same overrides "
+    "# in-process: harness.tracking.job.run_job(cfg), cfg composed from the same overrides "
     "+ trainer.progress=false",
 ]
 
@@ -116,7 +116,7 @@ def _check_curves(run_id: str, uri: str | None, folder: Path) -> tuple[bool, str
     import pandas as pd
     from mlflow import MlflowClient
 
-    from harness.store import resolve_uri
+    from harness.tracking.store import resolve_uri
 
     uri = uri or resolve_uri(None)
     path = mlflow.artifacts.download_artifacts(
@@ -165,8 +165,8 @@ def _per_point(uri: str | None, steps: int, untracked_full: float) -> dict:
     from mlflow import MlflowClient
 
     from benchmarks.jobs import compose
-    from harness.store import prepare_store
-    from harness.train import train
+    from harness.core.train import train
+    from harness.tracking.store import prepare_store
 
     cfg, _ = compose(
         f"trainer.steps={steps}", "trainer.internals_every=1", "tracking.enabled=false"

@@ -22,8 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from experiments.run import run_study
-from harness.progress import format_eta
-from harness.store import resolve_uri
+from harness.tracking.progress import format_eta
+from harness.tracking.store import resolve_uri
 
 DEMO_STUDIES = {"stall_demo": "stall", "shift_demo": "shift"}  # preset → experiment
 SUMMARY_DIR = Path("reports") / "demo"
@@ -129,7 +129,7 @@ def main() -> int:
     )
     print(f"[demo] done in {format_eta(time.perf_counter() - started)}.")
     print("[demo] browse the runs: make ui, then open (the runs tables and each report):")
-    from harness.ui import TOGGLE_HINT, study_links
+    from harness.tracking.ui import TOGGLE_HINT, study_links
 
     for line in study_links(resolve_uri(None), "http://127.0.0.1:5000"):
         print(f"[demo]   {line}")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.findings import read_findings
-from harness.store import PROJECT_ROOT
+from harness.tracking.store import PROJECT_ROOT
 
 DOCS_DIR = PROJECT_ROOT / "docs" / "findings"
 README = PROJECT_ROOT / "README.md"

@@ -25,9 +25,9 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
 from experiments.tuning import SEARCHES, Protocol, load_protocol
-from harness.config import Config, ConfigError
-from harness.store import PROJECT_ROOT, prepare_store, redact
-from harness.tracking import config_hash, flatten, run_name
+from harness.core.config import Config, ConfigError
+from harness.tracking.sink import config_hash, flatten, run_name
+from harness.tracking.store import PROJECT_ROOT, prepare_store, redact
 
 #: Overrides the protocol sets itself, per job: refused among the extra overrides.
 OWNED = ("optimizer", "seed", "experiment", "tracking", "lr_scale", "trainer.progress")
@@ -50,7 +50,7 @@ def compose_jobs(protocol: Protocol, phase: str, picks: dict[str, list[int]], se
     """
     from hydra import initialize_config_dir
 
-    import harness.schemas  # noqa: F401 - registers the config schemas and the lr resolver
+    import harness.cli.schemas  # noqa: F401 - registers the config schemas and the lr resolver
 
     jobs = []
     with initialize_config_dir(version_base="1.3", config_dir=str(PROJECT_ROOT / "conf")):
@@ -68,7 +68,7 @@ def to_job(protocol: Protocol, phase: str, arm: str, trial: int, setting, seed, 
     """One job: the trial's overrides composed under the preset, its tracking set in code."""
     from hydra import compose
 
-    from harness.app import to_config
+    from harness.cli.app import to_config
 
     overrides = [
         f"experiment={protocol.preset}",
@@ -93,7 +93,7 @@ def to_job(protocol: Protocol, phase: str, arm: str, trial: int, setting, seed, 
 
 def run_one(cfg: Config, files: dict[str, str]) -> str:
     """Run one job (in a worker); its progress line. A failed job's run is already FAILED."""
-    from harness.job import run_job
+    from harness.tracking.job import run_job
 
     try:
         outcome = run_job(cfg, files)

@@ -188,20 +188,3 @@ def arm_trials(arm: Arm, budget: int, search: str, seed: int) -> list[dict[str, 
         for trial, om in zip(trials, one_minus, strict=True):
             trial["optimizer.decay_rate"] = float(f"{1 - om:.6g}")
     return trials
-
-
-def subsample_budgets(n_trials: int, budgets, draws: int, seed: int):
-    """For each smaller budget, ``draws`` random subsets of trial indices (budget sensitivity).
-
-    >>> subsets = subsample_budgets(16, [4, 16], draws=3, seed=0)
-    >>> [len(s) for s in subsets[4]], len(subsets[16])
-    ([4, 4, 4], 1)
-    """
-    rng = np.random.default_rng(seed)
-    out = {}
-    for budget in budgets:
-        if budget >= n_trials:
-            out[budget] = [np.arange(n_trials)]
-        else:
-            out[budget] = [rng.choice(n_trials, budget, replace=False) for _ in range(draws)]
-    return out

@@ -30,7 +30,7 @@ import pytest
 from analysis_fixtures import JobSpec, LoggedSweep, log_sweep
 from mlflow import MlflowClient
 
-from harness.store import EXPERIMENT_KIND
+from harness.tracking.store import EXPERIMENT_KIND
 
 PROJECT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = PROJECT / "reports" / "test-screenshots"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.store import PROJECT_ROOT
+from harness.tracking.store import PROJECT_ROOT
 
 STORE = "mlflow.db"  # each case's store file, under the case's folder
 PLANTED = "planted"  # a folder that an override tries to create through an import string

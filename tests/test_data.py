@@ -1,4 +1,4 @@
-"""Tests for harness.data: loaders, standardization, sampling, shifts and the mnist1d cache."""
+"""Tests for harness.core.data: loaders, standardization, sampling, shifts and the mnist1d cache."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import random
 import numpy as np
 import pytest
 
-import harness.data.digits as digits
-import harness.data.mnist1d_local as mnist1d_local
-from harness.data import DATASETS, Dataset, dataset_options, load_dataset
+import harness.core.data.digits as digits
+import harness.core.data.mnist1d_local as mnist1d_local
+from harness.core.data import DATASETS, Dataset, dataset_options, load_dataset
 
 # Small options per data set so the whole table loads in well under a second.
 SMALL = {
@@ -105,7 +105,7 @@ def test_the_three_parts_are_disjoint_and_test_does_not_move_with_val_fraction()
 
 
 def test_mnist1d_keeps_its_own_test_part():
-    from harness.data.mnist1d_local import cached_mnist1d, generator_args
+    from harness.core.data.mnist1d_local import cached_mnist1d, generator_args
 
     ds = load_dataset("mnist1d", standardize=False, num_samples=200)
     X, _ = cached_mnist1d(generator_args(200, seed=0))

@@ -32,11 +32,11 @@ from omegaconf import DictConfig, OmegaConf
 from tracking_checks import free_port, serving
 
 from analysis.load import load_study
-from harness import schemas  # noqa: F401  (registers the typed schemas before any compose)
-from harness.app import to_config
-from harness.config import Function2DConfig
-from harness.store import PROJECT_ROOT
-from harness.train import train
+from harness.cli import schemas  # noqa: F401  (registers the typed schemas before any compose)
+from harness.cli.app import to_config
+from harness.core.config import Function2DConfig
+from harness.core.train import train
+from harness.tracking.store import PROJECT_ROOT
 
 CONF = PROJECT_ROOT / "conf"
 GROUPS = ("optimizer", "model", "dataset", "trainer", "tracking")
@@ -537,7 +537,7 @@ def test_ui_serves_the_embedded_store(launched, store, harness_env, tmp_path):
     port = free_port()
     env = {**harness_env(tmp_path), "OPTLAB_STORE_DIR": str(store.folder)}
     log = tmp_path / "ui.log"
-    command = [sys.executable, "-m", "harness.ui", "--port", str(port)]
+    command = [sys.executable, "-m", "harness.tracking.ui", "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
     with serving(command, base, log, 90, cwd=tmp_path, env=env):
         experiments = fetch(f"{base}/ajax-api/2.0/mlflow/experiments/search?max_results=100")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.models import (
+from harness.core.models import (
     MLP,
     MODELS,
     Beale,
@@ -17,7 +17,7 @@ from harness.models import (
     SoftmaxRegression,
     build_model,
 )
-from harness.optim.flat import FlatDict
+from harness.core.optim.flat import FlatDict
 
 FUNCTIONS_2D = [Quadratic2D, Rosenbrock, Beale]
 

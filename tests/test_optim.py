@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.optim import OPTIMIZERS, SGD, Adagrad, Adam, FlatDict, Momentum, Nesterov, RMSprop
+from harness.core.optim import OPTIMIZERS, SGD, Adagrad, Adam, FlatDict, Momentum, Nesterov, RMSprop
 
 # Hyperparameters that reach the minimizers below in a few thousand steps.
 QUADRATIC_SETTINGS = {

@@ -9,7 +9,7 @@ from pathlib import Path
 from analysis.findings import COLUMNS, read_findings
 from analysis.verdicts import HELD, NOT_HELD, UNRESOLVED
 from experiments.publish import DOCS_DIR, README, readme_block, to_readme_block
-from harness.store import PROJECT_ROOT
+from harness.tracking.store import PROJECT_ROOT
 
 
 def test_the_readme_findings_block_is_the_generated_one():

@@ -27,23 +27,23 @@ from tracking_checks import (
     wait_until,
 )
 
-from harness.checkpoint import (
-    DamagedCheckpoint,
-    checkpoint_path,
-    load_checkpoint,
-    save_checkpoint,
-)
-from harness.config import (
+from harness.core.config import (
     OPTIMIZER_CONFIGS,
     Config,
     SpiralsConfig,
     TrackingConfig,
     TrainerConfig,
 )
-from harness.job import run_job
-from harness.store import prepare_store
-from harness.tracking import config_hash, run_tags
-from harness.train import NullSink, train
+from harness.core.train import NullSink, train
+from harness.tracking.checkpoint import (
+    DamagedCheckpoint,
+    checkpoint_path,
+    load_checkpoint,
+    save_checkpoint,
+)
+from harness.tracking.job import run_job
+from harness.tracking.sink import config_hash, run_tags
+from harness.tracking.store import prepare_store
 
 PARALLEL = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=4"]
 # spirals: no scikit-learn to import, so each of the many processes starts faster
@@ -205,7 +205,7 @@ def test_a_failed_job_leaves_no_lock_file(tmp_path, monkeypatch):
     def fails(*args, **kwargs):
         raise RuntimeError("the model broke")
 
-    monkeypatch.setattr("harness.job.train", fails)
+    monkeypatch.setattr("harness.tracking.job.train", fails)
     with pytest.raises(RuntimeError):
         run_job(cfg)
     (run,) = runs_of(client, "failing")
@@ -463,8 +463,8 @@ def test_a_job_stopped_by_sigterm_ends_killed_and_resumes_its_run(tmp_path, temp
 def test_a_job_is_alive_only_while_a_process_holds_its_lock(tmp_path, monkeypatch):
     import fcntl
 
-    from harness.checkpoint import checkpoint_path
-    from harness.sweep import job_is_alive
+    from harness.tracking.checkpoint import checkpoint_path
+    from harness.tracking.sweep import job_is_alive
 
     monkeypatch.setenv("OPTLAB_CHECKPOINT_DIR", str(tmp_path))
     uri = f"sqlite:///{tmp_path}/mlflow.db"

@@ -1,8 +1,8 @@
 """A sweep's report and its parent run, in a real browser (headless Chromium, ``browser.py``).
 
 A small real sweep (Adagrad and RMSprop α=0.9, 0.99 on spirals, two seeds, run in-process as
-``harness.job.run_job`` runs a sweep's jobs) in a temporary store, and its report written and
-logged to the parent run by ``analysis.report``. Then:
+``harness.tracking.job.run_job`` runs a sweep's jobs) in a temporary store, and its report written
+and logged to the parent run by ``analysis.report``. Then:
 
 - ``report.html`` opened from disk at 1280 px: every figure decodes, the page never scrolls
   sideways (wide tables scroll in their own ``.table-box``), "Findings" comes before any table;
@@ -29,11 +29,11 @@ from tracking_checks import free_port, serving, user_env
 
 from analysis.load import load_study
 from analysis.report import write_report
-from harness import schemas  # noqa: F401  (registers the typed schemas before any compose)
-from harness.app import to_config
-from harness.job import SweepInfo, run_job
-from harness.store import EXPERIMENT_KIND, PROJECT_ROOT
-from harness.ui import report_url
+from harness.cli import schemas  # noqa: F401  (registers the typed schemas before any compose)
+from harness.cli.app import to_config
+from harness.tracking.job import SweepInfo, run_job
+from harness.tracking.store import EXPERIMENT_KIND, PROJECT_ROOT
+from harness.tracking.ui import report_url
 
 STUDY = "stall"  # analysis.parent asks this study's question, analysis.findings its claims
 ARMS = ("adagrad", "rmsprop_a0.9", "rmsprop_a0.99")
@@ -85,7 +85,7 @@ class Reported:
 
 
 def run_sweep(uri: str) -> tuple[str, str, list[str]]:
-    """The sweep's jobs, each a child of one parent run as ``harness.sweep`` makes it;
+    """The sweep's jobs, each a child of one parent run as ``harness.cli.sweep`` makes it;
     returns the experiment id, the parent's id and the jobs' run ids."""
     client = MlflowClient(uri)
     experiment_id = client.create_experiment(STUDY)
@@ -170,7 +170,8 @@ def test_the_mlflow_ui_shows_the_report_the_sweep_story_and_a_group_label(
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "harness.ui", "--port", str(port)]  # what make ui runs
+    # what make ui runs
+    command = [sys.executable, "-m", "harness.tracking.ui", "--port", str(port)]
     env = {**user_env(tmp_path), "OPTLAB_STORE_DIR": str(reported.store)}
     with serving(command, base, tmp_path / "ui.log", 180, cwd=tmp_path, env=env):
         page.goto(report_url(base, reported.experiment_id, reported.parent_run_id))

@@ -1,4 +1,4 @@
-"""The command line's allowlist (``harness.overrides``) and secrets on the command line.
+"""The command line's allowlist (``harness.cli.overrides``) and secrets on the command line.
 
 The refusals that run ``python -m harness`` end to end (one line, exit 2, no store, nothing
 run) are cases in ``tests/test_bad_inputs.py``; here are the allowlist itself, what it lets
@@ -11,9 +11,9 @@ import socket
 
 import pytest
 
-from harness.config import ConfigError
-from harness.overrides import check_arguments
-from harness.sweep import SweepAbort, check_jobs
+from harness.cli.overrides import check_arguments
+from harness.cli.sweep import SweepAbort, check_jobs
+from harness.core.config import ConfigError
 
 ALLOWED = [
     ["-m", "optimizer=adagrad,rmsprop_a0.9", "lr_scale=0.3,1", "seed=range(3)"],
@@ -90,7 +90,7 @@ def test_a_sweep_is_checked_after_hydra_expands_its_params():
 
 
 def test_the_output_folders_stay_out_of_conf():
-    from harness.store import PROJECT_ROOT
+    from harness.tracking.store import PROJECT_ROOT
 
     for key in ("hydra.run.dir", "hydra.sweep.dir"):
         for folder in (PROJECT_ROOT / "conf", PROJECT_ROOT / "conf" / "experiment" / "x"):

@@ -1,10 +1,11 @@
 """The servers: ``make ui`` is light and quiet; team mode (``make server``, MLflow over
 PostgreSQL) takes a parallel sweep whole.
 
-``make ui``: a real ``mlflow server`` started by ``harness.ui`` on a free loopback port over a
-temporary store, its process tree measured with psutil, its log read.
+``make ui``: a real ``mlflow server`` started by ``harness.tracking.ui`` on a free loopback port
+over a temporary store, its process tree measured with psutil, its log read.
 Team mode: a real PostgreSQL (set up by ``.ci/setup-postgres``, a fresh database per test
-session), a real ``mlflow server`` started by ``harness.server`` on a free loopback port, and a
+session), a real ``mlflow server`` started by ``harness.tracking.server`` on a free loopback
+port, and a
 joblib sweep of four jobs logging to it through HTTP. Read back through the server, as a teammate
 would.
 """
@@ -36,7 +37,7 @@ from tracking_checks import (
     user_env,
 )
 
-from harness.ui import study_links
+from harness.tracking.ui import study_links
 
 ADMIN_URI = "postgresql://optlab:optlab@127.0.0.1:5432/optlab"
 SECRET = "s3cr3t-in-the-uri"
@@ -82,7 +83,7 @@ def test_make_ui_is_light_and_quiet_and_prints_links_that_exist(ui_store_folder,
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "ui.log"
-    command = [sys.executable, "-m", "harness.ui", "--port", str(port)]
+    command = [sys.executable, "-m", "harness.tracking.ui", "--port", str(port)]
     env = {**user_env(tmp_path), "OPTLAB_STORE_DIR": str(folder)}
     with serving(command, base, log, 180, cwd=tmp_path, env=env) as server:
         get(f"{base}/")
@@ -132,12 +133,12 @@ def database():
 
 @pytest.fixture(scope="module")
 def server(database, tmp_path_factory):
-    """``python -m harness.server`` on a free port; yields (url, process id, log file)."""
+    """``python -m harness.tracking.server`` on a free port; yields (url, process id, log file)."""
     folder = tmp_path_factory.mktemp("server")
     port = free_port()
     log = folder / "server.log"
     env = {**user_env(folder), "OPTLAB_SERVER_DB": database}
-    command = [sys.executable, "-m", "harness.server", "--port", str(port)]
+    command = [sys.executable, "-m", "harness.tracking.server", "--port", str(port)]
     command += ["--artifacts", str(folder / "artifacts")]
     url = f"http://127.0.0.1:{port}"
     with serving(command, url, log, 180, env=env) as process:
@@ -251,7 +252,7 @@ def test_a_sweep_against_a_server_that_is_not_there_fails_fast_in_one_line(tmp_p
 def test_the_server_refuses_to_start_without_its_database_in_one_line(tmp_path):
     db = f"postgresql://optlab:{SECRET}@127.0.0.1:{free_port()}/optlab"
     env = {**user_env(tmp_path), "OPTLAB_SERVER_DB": db}
-    command = [sys.executable, "-m", "harness.server", "--artifacts", str(tmp_path / "a")]
+    command = [sys.executable, "-m", "harness.tracking.server", "--artifacts", str(tmp_path / "a")]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     lines = (done.stdout + done.stderr).strip().splitlines()
@@ -266,7 +267,7 @@ def test_with_basic_auth_only_logged_in_users_can_log(database, tmp_path):
     port, password = free_port(), "first-admin-password"
     env = {**user_env(tmp_path), "OPTLAB_SERVER_DB": database}
     env["MLFLOW_AUTH_ADMIN_PASSWORD"] = password
-    command = [sys.executable, "-m", "harness.server", "--port", str(port), "--basic-auth"]
+    command = [sys.executable, "-m", "harness.tracking.server", "--port", str(port), "--basic-auth"]
     command += ["--artifacts", str(tmp_path / "artifacts")]
     url = f"http://127.0.0.1:{port}"
     with serving(command, url, tmp_path / "server.log", 180, env=env) as server:

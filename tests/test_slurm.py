@@ -24,7 +24,7 @@ from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
 from tracking_checks import free_port, mlflow_server_command, serving
 
-from harness import schemas  # noqa: F401  (registers the typed schemas before any compose)
+from harness.cli import schemas  # noqa: F401  (registers the typed schemas before any compose)
 
 PROJECT = Path(__file__).resolve().parent.parent
 SETUP = PROJECT / ".ci" / "slurm" / "setup"
@@ -89,13 +89,13 @@ def postgres_database(name: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def tracking_server(tmp_path_factory):
-    """The team server (``python -m harness.server`` on PostgreSQL), else a plain mlflow server."""
+    """The team server (``python -m harness.tracking.server``, PostgreSQL), else a plain one."""
     root = tmp_path_factory.mktemp("server")
     port, name = free_port(), f"optlab_slurm_{uuid.uuid4().hex[:8]}"
     database = postgres_database(name)
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     if database is not None:
-        command = [sys.executable, "-m", "harness.server", "--port", str(port)]
+        command = [sys.executable, "-m", "harness.tracking.server", "--port", str(port)]
         command += ["--artifacts", str(root / "artifacts")]
         env["OPTLAB_SERVER_DB"] = database
     else:

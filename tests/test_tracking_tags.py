@@ -14,11 +14,11 @@ from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
 
 from analysis.load import load_study
-from harness import schemas  # noqa: F401  (registers the typed schemas before any compose)
-from harness.app import to_config
-from harness.config import OPTIMIZER_CONFIGS
-from harness.job import run_job
-from harness.store import PROJECT_ROOT
+from harness.cli import schemas  # noqa: F401  (registers the typed schemas before any compose)
+from harness.cli.app import to_config
+from harness.core.config import OPTIMIZER_CONFIGS
+from harness.tracking.job import run_job
+from harness.tracking.store import PROJECT_ROOT
 
 SMALL = ("trainer.steps=20", "trainer.eval_every=10", "trainer.progress=false")
 OPTIMIZER_KEYS = {  # every optimizer's own params, from its config class

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.config import (
+from harness.core.config import (
     AdagradConfig,
     Config,
     DigitsConfig,
@@ -18,7 +18,7 @@ from harness.config import (
     TrackingConfig,
     TrainerConfig,
 )
-from harness.train import build_job, train
+from harness.core.train import build_job, train
 
 
 def job_config(optimizer=None, model=None, dataset=None, steps=200, **trainer) -> Config:

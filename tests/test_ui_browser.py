@@ -2,7 +2,7 @@
 
 MLflow 3 opens its GenAI view unless the URL carries ``workflowType=machine_learning`` or the
 browser remembers the "Model training" choice; a first visit remembers nothing. So: a small sweep
-with its report in a temporary store (``browser.ui_store``), ``python -m harness.ui`` (what
+with its report in a temporary store (``browser.ui_store``), ``python -m harness.tracking.ui`` (what
 ``make ui`` runs) on a free loopback port, and the links it printed opened in headless Chromium,
 in a fresh browser context.
 """
@@ -49,7 +49,7 @@ def test_the_printed_links_open_the_runs_table_and_the_report(page, tmp_path):  
     parent = MlflowClient(f"sqlite:///{store / 'mlflow.db'}").get_run(sweep.parent_run_id)
     port = free_port()
     log = tmp_path / "ui.log"
-    command = [sys.executable, "-m", "harness.ui", "--port", str(port)]
+    command = [sys.executable, "-m", "harness.tracking.ui", "--port", str(port)]
     env = {**user_env(tmp_path), "OPTLAB_STORE_DIR": str(store)}
     with serving(command, f"http://127.0.0.1:{port}", log, 180, cwd=tmp_path, env=env):
         links = printed_links(log, STUDY)

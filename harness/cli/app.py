@@ -12,12 +12,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from harness.config import Config, ConfigError
-from harness.errors import one_line
-from harness.job import JobOutcome, SweepInfo, run_job
-from harness.progress import count_done, format_eta
-from harness.sweep import PROGRESS_FILE, load_sweep_info
-from harness.tracking import run_name
+from harness.cli.errors import one_line
+from harness.core.config import Config, ConfigError
+from harness.tracking.job import JobOutcome, SweepInfo, run_job
+from harness.tracking.progress import count_done, format_eta
+from harness.tracking.sink import run_name
+from harness.tracking.sweep import PROGRESS_FILE, load_sweep_info
 
 GROUPS = ("optimizer", "model", "dataset", "trainer", "tracking")
 TOP_LEVEL = {*GROUPS, "seed", "lr_scale", "study"}
@@ -66,8 +66,8 @@ def _leaves(tree, prefix: str = "") -> Iterator[tuple[str, object]]:
 
 def _check_curves_fit(trainer) -> None:
     """A run's curves are allocated whole at its start: refuse one that cannot fit."""
-    from harness.curves import MAX_BYTES, table_bytes
-    from harness.train import EVAL_METRICS, STEP_METRICS
+    from harness.core.curves import MAX_BYTES, table_bytes
+    from harness.core.train import EVAL_METRICS, STEP_METRICS
 
     columns = len(STEP_METRICS + EVAL_METRICS) + 2  # + a 2-D function's x and y
     steps = trainer.steps

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hydra.errors import MissingConfigException, OverrideParseException
 from omegaconf.errors import OmegaConfBaseException
 
-from harness.config import ConfigError
+from harness.core.config import ConfigError
 
 
 def _chain(error: BaseException):

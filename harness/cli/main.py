@@ -1,4 +1,4 @@
-"""``python -m harness`` (or ``optlab``): a thin Hydra entry point over ``harness.app``.
+"""``python -m harness`` (or ``optlab``): a thin Hydra entry point over ``harness.cli.app``.
 
 Hydra composes ``conf/``; every error in a config or an override is printed as one line
 naming the key, the bad value and what is allowed, with exit code 2.
@@ -15,14 +15,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from harness import schemas  # noqa: F401  (registers the typed schemas and the lr resolver)
-from harness.app import run_from_hydra, to_config
-from harness.config import ConfigError
-from harness.errors import one_line
-from harness.job import Terminated
-from harness.overrides import check_arguments
-from harness.store import PROJECT_ROOT, quiet_mlflow
-from harness.sweep import SweepAbort
+from harness.cli import schemas  # noqa: F401  (registers the typed schemas and the lr resolver)
+from harness.cli.app import run_from_hydra, to_config
+from harness.cli.errors import one_line
+from harness.cli.overrides import check_arguments
+from harness.cli.sweep import SweepAbort
+from harness.core.config import ConfigError
+from harness.tracking.job import Terminated
+from harness.tracking.store import PROJECT_ROOT, quiet_mlflow
 
 __all__ = ["main", "to_config"]
 

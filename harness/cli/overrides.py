@@ -5,7 +5,7 @@ An allowlist, not a blocklist: Hydra's surface (``hydra.job.env_set``, logging c
 overrides ``group@pkg``, ``--experimental-rerun``'s pickle …) is too large to list what is
 dangerous, so only what a user of the lab needs is let through, everything else is refused in
 one line. The same rules apply to each job of a sweep after Hydra has expanded its
-``hydra.sweeper.params`` (``harness.sweep``).
+``hydra.sweeper.params`` (``harness.cli.sweep``).
 
 Allowed, besides the lab's keys and groups (``optimizer``, ``model``, ``dataset``, ``trainer``,
 ``tracking``, ``seed``, ``lr_scale``, ``study``, ``experiment``):
@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.config import ConfigError
+from harness.core.config import ConfigError
 
 LAB_KEYS = (
     "optimizer",
@@ -183,7 +183,7 @@ def _is_name(value: str) -> bool:
 
 
 def _inside_conf(folder: str) -> bool:
-    from harness.store import PROJECT_ROOT
+    from harness.tracking.store import PROJECT_ROOT
 
     conf = (PROJECT_ROOT / "conf").resolve()
     where = Path(folder.split("${", 1)[0] or ".").resolve()

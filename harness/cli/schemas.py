@@ -10,7 +10,7 @@ from __future__ import annotations
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from harness import config as c
+from harness.core import config as c
 
 SCHEMAS = {
     "optimizer": c.OPTIMIZER_CONFIGS,

@@ -5,7 +5,7 @@ it validates every job's config, prepares the store once (no migration race), fi
 the parent run, and writes ``<sweep dir>/.optlab/sweep.json`` that every job reads (joblib,
 submitit and Slurm jobs all see the sweep folder). The parent is keyed by the sweep's command
 (experiment and overrides), so running the same command again continues the same parent, and
-jobs already FINISHED are skipped by config hash (``harness.job``).
+jobs already FINISHED are skipped by config hash (``harness.tracking.job``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-SWEEP_FILE = ".optlab/sweep.json"
+from harness.tracking.sweep import (
+    forget_sweep_files,
+    load_sweep_info,
+    open_parent,
+    progress_lines,
+    summarize,
+    write_sweep_info,
+)
 
 
 class SweepAbort(BaseException):  # noqa: N818 - a BaseException: Hydra's callback runner swallows Exception
@@ -31,9 +38,6 @@ class SweepAbort(BaseException):  # noqa: N818 - a BaseException: Hydra's callba
     def __init__(self, message: str, code: int):
         super().__init__(message)
         self.code = code
-
-
-PROGRESS_FILE = ".optlab/progress"
 
 
 def sweep_folder(config: DictConfig) -> Path:
@@ -81,7 +85,7 @@ def validate_jobs(config_name: str | None, jobs: list[list[str]]) -> None:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from harness.errors import one_line
+    from harness.cli.errors import one_line
 
     loader = GlobalHydra.instance().config_loader()
     _, repo = loader._parse_overrides_and_create_caching_repo(config_name, [])
@@ -101,9 +105,9 @@ def validate_jobs(config_name: str | None, jobs: list[list[str]]) -> None:
 
 def check_jobs(jobs: list[list[str]]) -> None:
     """Every job's overrides, ``hydra.sweeper.params`` expanded, against the command line's
-    allowlist (``harness.overrides``): a sweep written as config is held to the same rules."""
-    from harness.config import ConfigError
-    from harness.overrides import check_overrides
+    allowlist (``harness.cli.overrides``): a sweep written as config is held to the same rules."""
+    from harness.cli.overrides import check_overrides
+    from harness.core.config import ConfigError
 
     try:
         for overrides in {tuple(job) for job in jobs}:
@@ -126,7 +130,7 @@ def check_one_study(jobs: list[list[str]]) -> None:
     ...     print(refused.code, str(refused).split(":")[0])
     2 study='a,b'
     """
-    from harness.config import ConfigError
+    from harness.core.config import ConfigError
 
     for key in STUDY_KEYS:
         values = {
@@ -155,8 +159,8 @@ def _check_job(
     from hydra.errors import ConfigCompositionException
     from omegaconf.errors import OmegaConfBaseException
 
-    from harness.app import to_config
-    from harness.train import job_dataset
+    from harness.cli.app import to_config
+    from harness.core.train import job_dataset
 
     if choices not in composed:
         try:
@@ -195,33 +199,13 @@ def _split_overrides(overrides: list, repo) -> tuple[tuple[str, ...], list]:
     return tuple(choices), values
 
 
-def job_is_alive(uri: str, experiment_id: str, digest: str) -> bool:
-    """Whether a live process holds the lock of the job with config hash ``digest`` (the kernel
-    drops a dead process's lock, even after ``kill -9``)."""
-    import fcntl
-
-    from harness.checkpoint import checkpoint_path
-
-    path = checkpoint_path(uri, experiment_id, digest)
-    lock = path.with_name(path.name + ".lock")
-    if not lock.exists():
-        return False
-    with open(lock, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
-
-
 class SweepCallback(Callback):
     def __init__(self) -> None:
         self.client = self.parent_run_id = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        from harness.config import ConfigError
-        from harness.store import prepare_store, redact
+        from harness.core.config import ConfigError
+        from harness.tracking.store import prepare_store, redact
 
         jobs = job_overrides(config)
         if jobs is not None:  # composed as the launcher will: Hydra's own overrides first
@@ -229,8 +213,7 @@ class SweepCallback(Callback):
             check_one_study(jobs)
             hydra_overrides = list(config.hydra.overrides.hydra)
             validate_jobs(kwargs.get("config_name"), [[*hydra_overrides, *j] for j in jobs])
-        for stale in (SWEEP_FILE, PROGRESS_FILE):  # a relaunch into the same folder counts afresh
-            (sweep_folder(config) / stale).unlink(missing_ok=True)
+        forget_sweep_files(sweep_folder(config))
         if not config.tracking.enabled:
             return
         from mlflow.tracking import MlflowClient
@@ -246,9 +229,7 @@ class SweepCallback(Callback):
             self.parent_run_id, self.owns_parent = given, False
         else:
             study = config.get("study", "adhoc")
-            self.parent_run_id = self._open_parent(experiment_id, key, study)
-        folder = sweep_folder(config)
-        (folder / ".optlab").mkdir(parents=True, exist_ok=True)
+            self.parent_run_id = open_parent(self.client, experiment_id, key, study)
         info = {
             "parent_run_id": self.parent_run_id,
             "sweep_id": key,
@@ -256,7 +237,7 @@ class SweepCallback(Callback):
             "tracking_uri": redact(uri),
             "started": time.time(),
         }
-        (folder / SWEEP_FILE).write_text(json.dumps(info))
+        write_sweep_info(sweep_folder(config), info)
         atexit.register(self._close_parent_at_exit)
         total = f"{len(jobs)} jobs" if jobs is not None else "jobs"
         print(
@@ -264,37 +245,6 @@ class SweepCallback(Callback):
             f"in experiment {config.tracking.experiment!r}",
             file=sys.stderr,
         )
-
-    def _open_parent(self, experiment_id: str, key: str, study: str) -> str:
-        client = self.client
-        found = client.search_runs(
-            [experiment_id],
-            f"tags.`optlab.sweep_id` = '{key}' and tags.`optlab.role` = 'sweep'",
-            max_results=1,
-        )
-        if not found:
-            tags = {"optlab.role": "sweep", "optlab.sweep_id": key, "optlab.study": study}
-            return client.create_run(
-                experiment_id, run_name=f"sweep-{study}-{key[:6]}", tags=tags
-            ).info.run_id
-        parent_id = found[0].info.run_id
-        client.update_run(parent_id, status="RUNNING")
-        self._close_orphans(experiment_id, parent_id)
-        return parent_id
-
-    def _close_orphans(self, experiment_id: str, parent_id: str) -> None:
-        """Children left RUNNING by a killed earlier launch of this sweep end KILLED; a child
-        whose job still holds its lock (the same sweep still running elsewhere) is left alone."""
-        orphans = self.client.search_runs(
-            [experiment_id],
-            f"tags.`mlflow.parentRunId` = '{parent_id}' and attributes.status = 'RUNNING'",
-        )
-        for run in orphans:
-            digest = run.data.tags.get("optlab.config_hash")
-            if digest and job_is_alive(self.client.tracking_uri, experiment_id, digest):
-                continue
-            self.client.set_tag(run.info.run_id, "optlab.error", "sweep was killed; rerun")
-            self.client.set_terminated(run.info.run_id, "KILLED")
 
     def _close_parent(self, status: str) -> None:
         if not getattr(self, "owns_parent", True):
@@ -311,39 +261,23 @@ class SweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         """Close the parent run and print a summary; any job that failed or never reported, or
         a store that can no longer be written, ends the sweep with exit code 1 and says so."""
-        from harness.errors import one_line
+        from harness.cli.errors import one_line
 
-        lines = []
-        progress = sweep_folder(config) / PROGRESS_FILE
-        if progress.exists():
-            lines = progress.read_text().splitlines()
-        failed = [line for line in lines if " FAILED " in line]
-        problems = []
+        folder = sweep_folder(config)
+        lines = progress_lines(folder)
+        summary, problems = summarize(lines, (load_sweep_info(folder) or {}).get("total"))
+        failed = any(" FAILED " in line for line in lines)
         try:
             self._close_parent("FAILED" if failed else "FINISHED")
         except Exception as error:
-            problems.append(f"the store could not record the sweep's end ({one_line(error)})")
-        counts = {
-            s: sum(f" {s} " in line for line in lines) for s in ("FINISHED", "SKIPPED", "FAILED")
-        }
-        summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
+            problems.insert(
+                int(failed), f"the store could not record the sweep's end ({one_line(error)})"
+            )
         newline = "\n" if sys.stderr.isatty() else ""  # end the line progress updated in place
         print(f"{newline}[optlab] sweep done: {summary}", file=sys.stderr)
-        if failed:
-            names = "; ".join(line.split(maxsplit=2)[-1] for line in failed[:3])
-            more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
-            problems.insert(0, f"{len(failed)} job(s) failed: {names}{more}")
-        total = (load_sweep_info(sweep_folder(config)) or {}).get("total")
-        if total and len(lines) < total:
-            problems.append(f"{total - len(lines)} job(s) never reported an end")
         if problems:
             rerun = "run the same command again: what finished is skipped"
             raise SweepAbort("; ".join(problems) + f"; {rerun}", 1)
 
 
-def load_sweep_info(folder: Path) -> dict | None:
-    path = folder / SWEEP_FILE
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-__all__ = ["SweepCallback", "load_sweep_info", "OmegaConf"]
+__all__ = ["SweepCallback", "SweepAbort", "OmegaConf"]

@@ -1,7 +1,7 @@
 """Typed configuration: one dataclass per config-group option, validated on construction.
 
-The same dataclasses are Hydra's schemas (registered in ``harness.schemas``) and the plain
-config object that ``harness.train.train`` takes, so a job built in a test and a job composed
+The same dataclasses are Hydra's schemas (registered in ``harness.cli.schemas``) and the plain
+config object that ``harness.core.train.train`` takes, so a job built in a test and a job composed
 from ``conf/`` are checked by the same code. Every range check raises ``ConfigError`` with one
 line naming the key, the bad value and what is allowed.
 """
@@ -43,7 +43,7 @@ class OptimizerConfig:
     lr: float = 0.01
 
     def __post_init__(self):
-        from harness.optim import OPTIMIZERS
+        from harness.core.optim import OPTIMIZERS
 
         _one_of("optimizer.name", self.name, list(OPTIMIZERS))
         _positive("optimizer", "lr", self.lr)
@@ -113,12 +113,12 @@ class ModelConfig:
     name: str = "mlp"
 
     def __post_init__(self):
-        from harness.models import MODELS
+        from harness.core.models import MODELS
 
         _one_of("model.name", self.name, list(MODELS))
 
     def options(self) -> dict:
-        """Keyword arguments for ``harness.models.build_model``."""
+        """Keyword arguments for ``harness.core.models.build_model``."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
 
     @property
@@ -198,7 +198,7 @@ class DatasetConfig:
     shift_factor: float = 10.0
 
     def __post_init__(self):
-        from harness.data import DATASETS
+        from harness.core.data import DATASETS
 
         _one_of("dataset.name", self.name, ["none", *DATASETS])
         _check(
@@ -219,7 +219,7 @@ class DatasetConfig:
         _positive("dataset", "shift_factor", self.shift_factor)
 
     def options(self) -> dict:
-        """Generator options for ``harness.data.load_dataset`` (beyond name, seed and split)."""
+        """Generator options for ``harness.core.data.load_dataset`` (beyond name, seed, split)."""
         common = {"name", "seed", "val_fraction", "test_fraction"}
         common |= {"shift_step", "shift_kind", "shift_factor"}
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in common}

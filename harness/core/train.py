@@ -1,6 +1,6 @@
 """The training loop: N steps, evaluation every k, stall diagnostics, divergence stop, a sink.
 
-No Hydra or MLflow here: ``train(cfg, sink)`` takes a validated ``harness.config.Config`` and
+No Hydra or MLflow here: ``train(cfg, sink)`` takes a validated ``harness.core.config.Config`` and
 hands metrics to a ``Sink`` (tracking attaches there). Curves are recorded in preallocated
 arrays, so the loop's own bookkeeping costs a few array writes per step.
 """
@@ -16,11 +16,11 @@ from typing import Protocol
 
 import numpy as np
 
-from harness.config import Config, ConfigError, DatasetConfig
-from harness.curves import Curves
-from harness.data import Dataset, load_dataset
-from harness.models import build_model
-from harness.optim import Optimizer, build_optimizer
+from harness.core.config import Config, ConfigError, DatasetConfig
+from harness.core.curves import Curves
+from harness.core.data import Dataset, load_dataset
+from harness.core.models import build_model
+from harness.core.optim import Optimizer, build_optimizer
 
 STEP_METRICS = (
     "train_loss",

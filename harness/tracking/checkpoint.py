@@ -27,10 +27,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from harness.curves import Curves
-from harness.store import PROJECT_ROOT, sqlite_path
-from harness.tracking import MlflowSink
-from harness.train import TrainState
+from harness.core.curves import Curves
+from harness.core.train import TrainState
+from harness.tracking.sink import MlflowSink
+from harness.tracking.store import PROJECT_ROOT, sqlite_path
 
 FORMAT_VERSION = 1
 

@@ -3,9 +3,9 @@
 A finished job ends FINISHED (a diverged one too, tagged ``optlab.diverged=true``); a job that
 raises ends FAILED with the error as a tag and an artifact; Ctrl-C or SIGTERM flushes what was
 buffered and ends the run KILLED. A job killed harder (``kill -9``, a lost node) is picked up
-when it runs again: from its checkpoint, in the same run (``harness.checkpoint``), or, without
-one, in a new run after its stale RUNNING run from this machine is closed as KILLED. Either way
-the store keeps one run per job.
+when it runs again: from its checkpoint, in the same run (``harness.tracking.checkpoint``),
+or, without one, in a new run after its stale RUNNING run from this machine is closed as
+KILLED. Either way the store keeps one run per job.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from harness.checkpoint import (
+from harness.core.config import Config, ConfigError
+from harness.core.train import TrainResult, job_dataset, train
+from harness.tracking.checkpoint import (
     Checkpoint,
     CheckpointSink,
     DamagedCheckpoint,
@@ -33,10 +35,8 @@ from harness.checkpoint import (
     load_checkpoint,
     release_lock_file,
 )
-from harness.config import Config, ConfigError
-from harness.progress import ProgressSink
-from harness.store import prepare_store, redact
-from harness.tracking import (
+from harness.tracking.progress import ProgressSink
+from harness.tracking.sink import (
     config_hash,
     flatten,
     log_run_end,
@@ -44,7 +44,7 @@ from harness.tracking import (
     run_name,
     run_tags,
 )
-from harness.train import TrainResult, job_dataset, train
+from harness.tracking.store import prepare_store, redact
 
 
 class Terminated(BaseException):
@@ -66,7 +66,7 @@ IN_SWEEP_TAG = "optlab.in_sweep."
 
 @dataclass
 class SweepInfo:
-    """What the sweep callback tells each job (``harness.sweep``)."""
+    """What the sweep callback tells each job (``harness.tracking.sweep``)."""
 
     parent_run_id: str
     sweep_id: str

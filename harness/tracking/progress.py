@@ -15,7 +15,7 @@ UPDATE_EVERY = 50
 
 
 class ProgressSink:
-    """A ``harness.train.Sink`` that drives a tqdm bar, touched every ``UPDATE_EVERY`` steps."""
+    """A ``harness.core.train.Sink`` driving a tqdm bar, touched every ``UPDATE_EVERY`` steps."""
 
     def __init__(self, steps: int, name: str, enabled: bool = True):
         self.steps, self.name, self.enabled = steps, name, enabled

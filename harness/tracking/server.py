@@ -1,4 +1,5 @@
-"""``python -m harness.server`` (``make server``): a tracking server for a team, on PostgreSQL.
+"""``python -m harness.tracking.server`` (``make server``): a team's tracking server, on
+PostgreSQL.
 
 Runs ``mlflow server`` against the PostgreSQL database ``$OPTLAB_SERVER_DB`` (default
 ``postgresql://optlab:optlab@127.0.0.1:5432/optlab``, which ``.ci/setup-postgres`` creates) and
@@ -24,8 +25,8 @@ import secrets
 import sys
 from pathlib import Path
 
-from harness.store import PROJECT_ROOT, quiet_mlflow, redact
-from harness.ui import SERVER_ENV, base_url, is_loopback, quiet_options, view_url
+from harness.tracking.store import PROJECT_ROOT, quiet_mlflow, redact
+from harness.tracking.ui import SERVER_ENV, base_url, is_loopback, quiet_options, view_url
 
 DEFAULT_DB = "postgresql://optlab:optlab@127.0.0.1:5432/optlab"
 DEFAULT_ARTIFACTS = PROJECT_ROOT / "store" / "server-artifacts"
@@ -100,7 +101,7 @@ def check_database(uri: str) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m harness.server",
+        prog="python -m harness.tracking.server",
         description=__doc__.split("\n")[0],
         epilog="Other options go to `mlflow server` as they are (e.g. --allowed-hosts).",
     )

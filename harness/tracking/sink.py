@@ -2,7 +2,7 @@
 
 Logging design (measured on this machine, MLflow 3.17, 5 metrics × 2000 steps): one
 ``log_metric`` call per point costs 83 s on SQLite and 608 s over HTTP, ~100× the training.
-So the training loop writes every step into preallocated arrays (``harness.curves``), and this
+So the training loop writes every step into preallocated arrays (``harness.core.curves``), and this
 sink sends MLflow a **UI-resolution copy**: every ``metric_every``-th step (auto: at most ~300
 points per curve, about what MLflow's charts sample anyway) plus every evaluation (val_* and
 test_* are sparse already), batched into few ``log_batch`` calls (see ``MlflowSink``).
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.config import Config
-from harness.curves import Curves
-from harness.store import PROJECT_ROOT
+from harness.core.config import Config
+from harness.core.curves import Curves
+from harness.tracking.store import PROJECT_ROOT
 
 UI_POINTS = 300
 BATCH_POINTS = 1000
@@ -58,14 +58,14 @@ def metric_stride(metric_every: int, steps: int) -> int:
 
 
 class MlflowSink:
-    """A ``harness.train.Sink`` that logs strided metrics in batches and full curves as Parquet.
+    """A ``harness.core.train.Sink`` logging strided metrics in batches, full curves as Parquet.
 
     Pending steps go out when they hold ``BATCH_POINTS`` values or ``FLUSH_SECONDS`` after the
     last call (so a long run shows up live in the UI), and at the end together with the summary
     metrics and tags: a 2000-step digits job makes one ``log_batch`` call for its ~900 points.
     MLflow's cost is ~25 ms a call plus ~65 µs a value on SQLite, so fewer, fuller calls are
     what keeps tracking cheap. Each call carries whole steps, so a kill never leaves a step
-    half logged (``harness.checkpoint`` resumes from the last complete step).
+    half logged (``harness.tracking.checkpoint`` resumes from the last complete step).
     """
 
     def __init__(self, client, run_id: str, stride: int):

@@ -18,9 +18,9 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse, urlsplit, urlunsplit
 
-from harness.config import ConfigError
+from harness.core.config import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: Experiment tag that makes the MLflow UI open the experiment in its model-training view.
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 

@@ -1,4 +1,5 @@
-"""``python -m harness.ui`` (``make ui``): the MLflow UI on the embedded store, on 127.0.0.1.
+"""``python -m harness.tracking.ui`` (``make ui``): the MLflow UI on the embedded store, on
+127.0.0.1.
 
 Runs ``mlflow server`` (what ``mlflow ui`` runs) against the store that jobs write to by default
 (``store/mlflow.db``, or ``$OPTLAB_STORE_DIR``), kept light and quiet: one web worker, no
@@ -18,12 +19,12 @@ import ipaddress
 import os
 import sys
 
-from harness.config import ConfigError
-from harness.store import artifact_location, check_writable, quiet_mlflow, resolve_uri
+from harness.core.config import ConfigError
+from harness.tracking.store import artifact_location, check_writable, quiet_mlflow, resolve_uri
 
 ML_WORKFLOW = "workflowType=machine_learning"
 ML_VIEW = f"#/experiments?{ML_WORKFLOW}"
-SWEEP_FILTER = "tags.`optlab.role` = 'sweep'"  # a sweep's parent run (harness.sweep)
+SWEEP_FILTER = "tags.`optlab.role` = 'sweep'"  # a sweep's parent run (harness.tracking.sweep)
 REPORT_DIR, REPORT_PAGE = "report", "report/report.html"  # where analysis.report logs it
 TOGGLE_HINT = (
     'Without a link MLflow opens its GenAI view: choose "Model training" in its sidebar '
@@ -170,7 +171,7 @@ def to_command(host: str, port: int, uri: str, access_log: bool = False) -> list
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m harness.ui",
+        prog="python -m harness.tracking.ui",
         description="The MLflow UI on the embedded store (OPTLAB_STORE_DIR moves it).",
     )
     parser.add_argument("--port", type=int, default=5000, help="port to listen on (5000)")

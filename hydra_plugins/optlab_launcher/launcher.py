@@ -4,8 +4,9 @@
 array exactly as Hydra's ``submitit_slurm`` does; ``hydra/launcher=submitit`` runs the same
 pickled jobs as local processes. The jobs' stderr goes to submitit's log files, so while the
 launcher waits it prints what a local launcher's terminal would have shown: a line per job as it
-ends, ``[done/total] STATUS name``, read from the sweep's progress file (``harness.progress``),
-and the scheduler's states whenever they change (``slurm: 2 RUNNING, 2 PENDING``).
+ends, ``[done/total] STATUS name``, read from the sweep's progress file
+(``harness.tracking.sweep``), and the scheduler's states whenever they change
+(``slurm: 2 RUNNING, 2 PENDING``).
 
 A job that ends without a result (``scancel``, a time limit with no requeue left, out of memory,
 a lost node) is reported with the scheduler's state and its log file and counted as FAILED, and
@@ -34,8 +35,8 @@ from hydra_plugins.hydra_submitit_launcher import submitit_launcher as plugin
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
 
-from harness.progress import count_done, format_eta
-from harness.sweep import PROGRESS_FILE, load_sweep_info
+from harness.tracking.progress import count_done, format_eta
+from harness.tracking.sweep import PROGRESS_FILE, load_sweep_info
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0

@@ -12,12 +12,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
-from harness.data.checks import check_fraction
-from harness.data.dataset import TASKS, Dataset
-from harness.data.digits import load_digits
-from harness.data.mnist1d_local import load_mnist1d
-from harness.data.shift import SHIFT_KINDS, Shift
-from harness.data.synthetic import load_blobs, load_linreg, load_spirals
+from harness.core.data.checks import check_fraction
+from harness.core.data.dataset import TASKS, Dataset
+from harness.core.data.digits import load_digits
+from harness.core.data.mnist1d_local import load_mnist1d
+from harness.core.data.shift import SHIFT_KINDS, Shift
+from harness.core.data.synthetic import load_blobs, load_linreg, load_spirals
 
 __all__ = [
     "DATASETS",

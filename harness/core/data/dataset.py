@@ -3,7 +3,7 @@
 A ``Dataset`` keeps no sampler state: ``sample_batch`` draws only from the
 ``np.random.Generator`` it is handed, so saving ``rng.bit_generator.state`` is enough to
 resume a run bit-identically. ``with_shift`` returns the non-stationary variant whose
-arrays change at a known step (see ``harness.data.shift``).
+arrays change at a known step (see ``harness.core.data.shift``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.data.shift import Shift, make_shift, shifted_arrays
+from harness.core.data.shift import Shift, make_shift, shifted_arrays
 
 TASKS = ("classification", "regression")
 
@@ -149,7 +149,7 @@ class Dataset:
         return None if self.X_test is None else (self.X_test, self.y_test)
 
     def with_shift(self, at_step: int, kind: str, factor: float = 10.0, seed: int = 0) -> Dataset:
-        """A copy whose data changes from ``at_step`` on (see ``harness.data.shift``).
+        """A copy whose data changes from ``at_step`` on (see ``harness.core.data.shift``).
 
         Before ``at_step``, ``sample_batch`` and ``validation`` return exactly what this
         data set returns for the same ``rng`` state. ``factor`` applies to

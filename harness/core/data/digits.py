@@ -1,7 +1,7 @@
 """scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes), no download.
 
 Importing ``sklearn.datasets`` costs ~1.3 s, more than a 2000-step job trains, and every job
-process would pay it; so the arrays are cached (``harness.data.cache``) as
+process would pay it; so the arrays are cached (``harness.core.data.cache``) as
 ``digits-sklearn<version>.npz`` on first use and read back in about a millisecond.
 """
 
@@ -12,10 +12,10 @@ from importlib.metadata import version
 
 import numpy as np
 
-from harness.data.cache import cache_dir, read_npz, save_npz_atomic
-from harness.data.checks import check_bool, check_fraction
-from harness.data.dataset import Dataset
-from harness.data.prepare import build_dataset, seeded_rngs
+from harness.core.data.cache import cache_dir, read_npz, save_npz_atomic
+from harness.core.data.checks import check_bool, check_fraction
+from harness.core.data.dataset import Dataset
+from harness.core.data.prepare import build_dataset, seeded_rngs
 
 
 def load_digits(

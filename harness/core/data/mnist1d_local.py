@@ -6,7 +6,7 @@ generator reseeds and draws from the *global* numpy and ``random`` RNGs, so it r
 the global RNGs at the same moment would still interleave; the harness has none).
 
 Generating the default 5000 samples takes about 4 s, so the result is cached
-(``harness.data.cache``) as ``mnist1d-<key>.npz``, the key hashing the generator arguments
+(``harness.core.data.cache``) as ``mnist1d-<key>.npz``, the key hashing the generator arguments
 and the package version; an unreadable cache file is regenerated.
 """
 
@@ -22,10 +22,10 @@ from importlib.metadata import version
 
 import numpy as np
 
-from harness.data.cache import cache_dir, read_npz, save_npz_atomic
-from harness.data.checks import bad_value, check_bool, check_fraction, check_int
-from harness.data.dataset import Dataset
-from harness.data.prepare import build_dataset, seeded_rngs
+from harness.core.data.cache import cache_dir, read_npz, save_npz_atomic
+from harness.core.data.checks import bad_value, check_bool, check_fraction, check_int
+from harness.core.data.dataset import Dataset
+from harness.core.data.prepare import build_dataset, seeded_rngs
 
 CACHE_FORMAT = 1
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from harness.data.checks import check_int
-from harness.data.dataset import Dataset
+from harness.core.data.checks import check_int
+from harness.core.data.dataset import Dataset
 
 
 def seeded_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:

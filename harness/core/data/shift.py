@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.data.checks import check_choice, check_int, check_real
+from harness.core.data.checks import check_choice, check_int, check_real
 
 SHIFT_KINDS = ("permute_labels", "scale_inputs")
 

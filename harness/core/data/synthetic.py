@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.data.checks import check_bool, check_fraction, check_int, check_real
-from harness.data.dataset import Dataset
-from harness.data.prepare import build_dataset, seeded_rngs
+from harness.core.data.checks import check_bool, check_fraction, check_int, check_real
+from harness.core.data.dataset import Dataset
+from harness.core.data.prepare import build_dataset, seeded_rngs
 
 SPIRAL_TURNS = 1.5
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import inspect
 
-from harness.models.base import Model
-from harness.models.functions2d import Beale, Function2D, Quadratic2D, Rosenbrock
-from harness.models.linear import LinearRegression
-from harness.models.mlp import MLP
-from harness.models.softmax import SoftmaxRegression
+from harness.core.models.base import Model
+from harness.core.models.functions2d import Beale, Function2D, Quadratic2D, Rosenbrock
+from harness.core.models.linear import LinearRegression
+from harness.core.models.mlp import MLP
+from harness.core.models.softmax import SoftmaxRegression
 
 __all__ = [
     "MODELS",

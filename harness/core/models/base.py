@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 
-from harness.optim.flat import FlatDict
+from harness.core.optim.flat import FlatDict
 
 
 class Model(ABC):
@@ -27,7 +27,7 @@ class Model(ABC):
     model, so copy it (``grads.copy()``) to keep it. For the same reason one model
     instance must not be shared between threads.
 
-    >>> from harness.models import Quadratic2D
+    >>> from harness.core.models import Quadratic2D
     >>> model = Quadratic2D()
     >>> params = model.init_params(np.random.default_rng(0))
     >>> loss, grads = model.loss_and_grads(params, None, None)

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from harness.models.base import Model
-from harness.optim.flat import FlatDict
+from harness.core.models.base import Model
+from harness.core.optim.flat import FlatDict
 
 
 class Function2D(Model):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.models.base import Model, check_int, check_nonnegative, l2_penalty
-from harness.optim.flat import FlatDict
+from harness.core.models.base import Model, check_int, check_nonnegative, l2_penalty
+from harness.core.optim.flat import FlatDict
 
 
 class LinearRegression(Model):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.models.base import Model, check_int, check_nonnegative, l2_penalty
-from harness.models.losses import accuracy, cross_entropy, cross_entropy_and_grad
-from harness.optim.flat import FlatDict
+from harness.core.models.base import Model, check_int, check_nonnegative, l2_penalty
+from harness.core.models.losses import accuracy, cross_entropy, cross_entropy_and_grad
+from harness.core.optim.flat import FlatDict
 
 
 class SoftmaxRegression(Model):

@@ -1,7 +1,7 @@
 """The lecture's optimizers over dicts of arrays: ``Name(**hyperparams).update(params, grads)``.
 
 >>> import numpy as np
->>> from harness.optim import RMSprop
+>>> from harness.core.optim import RMSprop
 >>> params, grads = {"W": np.ones(3)}, {"W": np.full(3, 0.5)}
 >>> RMSprop(lr=0.01, decay_rate=0.99).update(params, grads)
 >>> bool((params["W"] < 1).all())
@@ -10,10 +10,10 @@ True
 
 from __future__ import annotations
 
-from harness.optim.adaptive import Adagrad, Adam, RMSprop
-from harness.optim.base import Optimizer
-from harness.optim.flat import FlatDict
-from harness.optim.momentum import SGD, Momentum, Nesterov
+from harness.core.optim.adaptive import Adagrad, Adam, RMSprop
+from harness.core.optim.base import Optimizer
+from harness.core.optim.flat import FlatDict
+from harness.core.optim.momentum import SGD, Momentum, Nesterov
 
 #: Config name → class. The only way a config reaches optimizer code (no import strings).
 OPTIMIZERS: dict[str, type[Optimizer]] = {

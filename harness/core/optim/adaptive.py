@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.optim.base import Optimizer, kernels
+from harness.core.optim.base import Optimizer, kernels
 
 
 class _RootScaled(Optimizer):

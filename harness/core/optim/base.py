@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from harness.optim.flat import FlatDict, same_layout
+from harness.core.optim.flat import FlatDict, same_layout
 
 Params = Mapping[str, np.ndarray]
 #: From this many parameters on, an optimizer updates with its compiled loop. Below, its numpy
@@ -25,7 +25,7 @@ class Optimizer:
     buffer. Both update ``p`` and ``s`` in place and leave the applied update Δp (the update
     ratio's numerator) in ``delta``. ``_step`` writes numpy expressions in the lecture's order
     and also uses ``delta`` as scratch space; ``_compiled_step`` runs the same arithmetic as one
-    loop from ``harness.optim.kernels`` (one pass over memory instead of about nine) and gets
+    loop from ``harness.core.optim.kernels`` (one pass over memory instead of about nine) and gets
     an empty ``delta`` when Δp is not kept: a trainer that reads ``internals()`` every k steps
     sets ``record_update = False`` in between, which saves a write pass. Models with at least
     ``compiled_from`` parameters take the compiled loop.
@@ -179,8 +179,8 @@ class Optimizer:
 
 
 def kernels():
-    """``harness.optim.kernels``, imported on the first update (importing numba takes ~0.3 s)."""
-    from harness.optim import kernels as module
+    """``harness.core.optim.kernels``, imported on the first update (importing numba is slow)."""
+    from harness.core.optim import kernels as module
 
     return module
 

@@ -12,7 +12,7 @@ unless ``delta`` is empty; the test is hoisted out of the loop by the compiler.
 Compiled on first use and cached on disk next to this file (``cache=True``), so a sweep's
 later processes load the machine code instead of compiling it. This module imports numba, so
 the optimizers import it only when a model of ``COMPILED_FROM`` parameters or more first
-updates (``harness.optim.base``).
+updates (``harness.core.optim.base``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,2 @@
+"""The command line: Hydra composition, the override allowlist, the sweep callback, the entry
+point (``python -m harness``)."""
