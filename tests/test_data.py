@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import random
+import shutil
+from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 
 import harness.core.data.digits as digits
 import harness.core.data.mnist1d_local as mnist1d_local
+from harness.cli import schemas
+from harness.cli.app import to_config
+from harness.cli.errors import one_line
+from harness.core.config import DATASET_CONFIGS, dataset_configs
 from harness.core.data import DATASETS, Dataset, dataset_options, load_dataset
+from harness.core.data.prepare import build_dataset, seeded_rngs
+from harness.core.data.spec import Fraction, Range, Seed, loader
+from harness.core.errors import ConfigError
+from harness.core.train import train
+from harness.tracking.store import PROJECT_ROOT
 
 # Small options per data set so the whole table loads in well under a second.
 SMALL = {
@@ -73,6 +89,7 @@ def test_loads_with_shapes_dtypes_and_classes(name):
     ds = load_small(name)
     n_rows, n_features, n_classes = SHAPES[name]
     assert ds.name == name
+    assert ds.task == DATASETS[name].task  # what the loader declares is what it loads
     assert ds.n_train + ds.n_val + ds.n_test == n_rows
     assert abs(ds.n_test - 0.2 * n_rows) <= (n_classes or 1)
     assert abs(ds.n_val - 0.2 * (n_rows - ds.n_test)) <= (n_classes or 1)
@@ -110,7 +127,7 @@ def test_mnist1d_keeps_its_own_test_part():
     ds = load_dataset("mnist1d", standardize=False, num_samples=200)
     X, _ = cached_mnist1d(generator_args(200, seed=0))
     np.testing.assert_array_equal(ds.X_test, X[160:])
-    with pytest.raises(ValueError, match=r"dataset.test_fraction=0.3 .*MNIST-1D keeps its own"):
+    with pytest.raises(ConfigError, match=r"^dataset.test_fraction=0.3: .*MNIST-1D keeps its own"):
         load_dataset("mnist1d", num_samples=200, test_fraction=0.3)
 
 
@@ -295,15 +312,15 @@ def test_at_step_zero_shifts_from_the_start():
         (
             "blobs",
             {"kind": "flip"},
-            "shift.kind='flip' is not one of: permute_labels, scale",
+            "shift.kind='flip': must be one of: permute_labels, scale",
         ),
-        ("linreg", {"kind": "permute_labels"}, "shift.kind='permute_labels' needs a classif"),
+        ("linreg", {"kind": "permute_labels"}, "shift.kind='permute_labels': needs a classif"),
         ("blobs", {"kind": "scale_inputs", "factor": 0.0}, "shift.factor=0.0"),
         ("blobs", {"kind": "scale_inputs", "at_step": -1}, "shift.at_step=-1"),
     ],
 )
 def test_bad_shift_raises(name, kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         load_small(name).with_shift(**{"at_step": 5, **kwargs})
 
 
@@ -367,13 +384,13 @@ def test_mnist1d_unreadable_cache_file_is_regenerated(cache_dir):
 
 
 def test_unknown_name_lists_the_allowed_names():
-    with pytest.raises(ValueError, match=r"dataset.name='mnist' is not one of: blobs, digits"):
+    with pytest.raises(ConfigError, match=r"dataset.name='mnist': must be one of: blobs, digits"):
         load_dataset("mnist")
 
 
 def test_unknown_option_names_key_value_and_allowed_options():
-    pattern = r"dataset.n_sample=10 is not an option of 'spirals'; allowed: .*n_samples, noise"
-    with pytest.raises(ValueError, match=pattern):
+    pattern = r"^dataset.n_sample=10: unknown option; allowed: .*n_samples, noise"
+    with pytest.raises(ConfigError, match=pattern):
         load_dataset("spirals", n_sample=10)
 
 
@@ -387,16 +404,20 @@ def test_unknown_option_names_key_value_and_allowed_options():
         ("digits", {"standardize": "no"}, "dataset.standardize='no'"),
         ("digits", {"seed": -1}, "dataset.seed=-1"),
         ("mnist1d", {"num_samples": 5}, "dataset.num_samples=5"),
+        ("blobs", {"n_classes": 1}, "dataset.n_classes=1"),
+        ("blobs", {"n_samples": 20, "n_classes": 5}, "dataset.n_samples=20"),  # 5 a class
+        ("spirals", {"noise": float("nan")}, "dataset.noise=nan"),
+        ("linreg", {"n_features": 2.5}, "dataset.n_features=2.5"),
     ],
 )
 def test_bad_option_values_name_the_key(name, options, key):
-    with pytest.raises(ValueError, match=f"^{key} is not allowed; expected "):
+    with pytest.raises(ConfigError, match=f"^{key}: must be "):
         load_dataset(name, **options)
 
 
 def test_every_loader_takes_seed_val_fraction_and_standardize():
-    for name, loader in DATASETS.items():
-        assert {"seed", "val_fraction"} <= set(inspect.signature(loader).parameters)
+    for name, load in DATASETS.items():
+        assert {"seed", "val_fraction"} <= set(inspect.signature(load).parameters)
         assert "standardize" in dataset_options(name)
     assert dataset_options("linreg")["standardize"] is False
 
@@ -416,3 +437,88 @@ def test_digits_are_cached_and_read_back_equal_to_scikit_learns(cache_dir):
     assert cached.stat().st_mtime_ns == mtime, "read back, not written again"
     cached.write_bytes(b"not an npz")
     assert_same_dataset(load_dataset("digits"), first)  # an unreadable file is replaced
+
+
+# --- one spec per data set: the loader's signature ---------------------------------------------
+
+
+@loader(task="regression")
+def load_toy(
+    *,
+    seed: Seed = 0,
+    val_fraction: Fraction = 0.2,
+    test_fraction: Fraction = 0.2,
+    n_points: Annotated[int, Range(20)] = 60,
+    slope: Annotated[float, Range(0, open=True)] = 2.0,
+    standardize: bool = False,
+) -> Dataset:
+    """A data set written the way a contributor adds one: ``y = slope * x`` plus noise."""
+    make_rng, split_rng = seeded_rngs(seed)
+    x = make_rng.standard_normal((n_points, 1))
+    y = slope * x[:, 0] + 0.1 * make_rng.standard_normal(n_points)
+    split = {"val_fraction": val_fraction, "test_fraction": test_fraction}
+    return build_dataset(
+        "toy", x, y, n_classes=None, split_rng=split_rng, standardize=standardize, **split
+    )
+
+
+def compose_in(conf: Path, overrides: list[str]):
+    with initialize_config_dir(version_base="1.3", config_dir=str(conf)):
+        return compose(config_name="config", overrides=overrides)
+
+
+def test_a_new_data_set_gets_checks_a_config_class_and_a_schema_from_its_loader(
+    monkeypatch, tmp_path
+):
+    """The toy data set is its loader, a registry entry and a two-line YAML; nothing else."""
+    monkeypatch.setitem(DATASETS, "toy", load_toy)
+    conf = tmp_path / "conf"
+    shutil.copytree(PROJECT_ROOT / "conf", conf)
+    (conf / "dataset" / "toy.yaml").write_text("defaults: [toy_schema, _self_]\n")
+    schemas.register()  # what `import harness.cli.schemas` does in a process that has the entry
+
+    with pytest.raises(ConfigError, match=r"^dataset.n_points=5: must be an integer >= 20$"):
+        load_dataset("toy", n_points=5)
+    assert dataset_options("toy") == {"n_points": 60, "slope": 2.0, "standardize": False}
+    toy_config = dataset_configs()["toy"]
+    assert (toy_config().n_points, toy_config().slope) == (60, 2.0)
+    with pytest.raises(ConfigError, match=r"^dataset.slope=0.0: must be a finite number > 0$"):
+        toy_config(slope=0.0)
+
+    job = ["dataset=toy", "model=linear", "trainer.steps=5", "trainer.batch_size=8"]
+    cfg = to_config(compose_in(conf, job))
+    assert type(cfg.dataset).__name__ == "ToyConfig" and cfg.dataset.slope == 2.0
+    assert np.isfinite(train(cfg).summary["final_val_loss"])
+    with pytest.raises(ConfigCompositionException) as typed:  # the schema knows the type
+        compose_in(conf, [*job, "dataset.n_points=abc"])
+    assert "dataset.n_points" in one_line(typed.value)
+    with pytest.raises(ConfigError, match=r"^dataset.n_points=5: must be an integer >= 20$"):
+        to_config(compose_in(conf, [*job, "dataset.n_points=5"]))
+    with pytest.raises(ConfigError, match=r"^dataset='toy': poses regression but model=mlp"):
+        to_config(compose_in(conf, [*job, "model=mlp"]))
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_loader_schema_and_yaml_agree_on_every_default(name):
+    """No drift: the schema's defaults are the loader's, and so is every value its YAML writes."""
+    defaults = DATASETS[name].defaults()
+    schema = {f.name: f.default for f in dataclasses.fields(DATASET_CONFIGS[name])}
+    assert {key: schema[key] for key in defaults} == defaults
+    written = yaml.safe_load((PROJECT_ROOT / "conf" / "dataset" / f"{name}.yaml").read_text())
+    assert written.pop("defaults") == [f"{name}_schema", "_self_"]
+    assert written == {key: defaults[key] for key in written}
+    composed = compose_in(PROJECT_ROOT / "conf", [f"dataset={name}"]).dataset
+    assert {key: composed[key] for key in defaults} == defaults
+    assert set(composed) - set(defaults) == {"name", "shift_step", "shift_kind", "shift_factor"}
+
+
+def test_every_dataset_yaml_is_a_registered_loader_and_back():
+    written = {path.stem for path in (PROJECT_ROOT / "conf" / "dataset").glob("*.yaml")}
+    assert written == {*DATASETS, "none"} == set(DATASET_CONFIGS)
+
+
+def test_a_default_its_own_range_refuses_fails_when_the_loader_is_declared():
+    def load_bad(*, n: Annotated[int, Range(10)] = 3) -> Dataset: ...
+
+    with pytest.raises(ConfigError, match=r"^dataset.n=3: must be an integer >= 10$"):
+        loader(task="classification")(load_bad)

@@ -2,7 +2,9 @@
 
 Each ``conf/<group>/<option>.yaml`` starts with ``defaults: [<option>_schema, _self_]``, so a
 wrong key or a wrong type fails while Hydra composes the config (Hydra's
-``structured_configs/5.1_structured_config_schema_same_config_group`` pattern).
+``structured_configs/5.1_structured_config_schema_same_config_group`` pattern). A data set's
+schema is made from its loader's signature (``harness.core.config.dataset_configs``), so every
+registered data set has one.
 """
 
 from __future__ import annotations
@@ -20,14 +22,6 @@ SCHEMAS = {
         "linear": c.LinearConfig,
         "function2d": c.Function2DConfig,
     },
-    "dataset": {
-        "digits": c.DigitsConfig,
-        "mnist1d": c.MNIST1DConfig,
-        "spirals": c.SpiralsConfig,
-        "blobs": c.BlobsConfig,
-        "linreg": c.LinregConfig,
-        "none": c.NoDatasetConfig,
-    },
     "trainer": {"trainer": c.TrainerConfig},
     "tracking": {"tracking": c.TrackingConfig},
 }
@@ -41,7 +35,8 @@ def scale(base, factor) -> float:
 def register() -> None:
     OmegaConf.register_new_resolver("scale", scale, replace=True)
     store = ConfigStore.instance()
-    for group, options in SCHEMAS.items():
+    groups = {**SCHEMAS, "dataset": c.dataset_configs()}  # read from the loaders, not listed
+    for group, options in groups.items():
         for name, node in options.items():
             store.store(group=group, name=f"{name}_schema", node=node)
 

@@ -8,15 +8,14 @@ line naming the key, the bad value and what is allowed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import functools
+from dataclasses import dataclass, field, fields, make_dataclass
 
+from harness.core.data import DATASETS, Loader
+from harness.core.errors import ConfigError
+from harness.core.models import FUNCTION_TASK, MODEL_TASKS
 
-class ConfigError(ValueError):
-    """A bad config value: ``key=value: what is allowed`` in one line."""
-
-    def __init__(self, key: str, value, allowed: str):
-        self.key, self.value, self.allowed = key, value, allowed
-        super().__init__(f"{key}={value!r}: {allowed}")
+__all__ = ["ConfigError"]  # re-exported: the lab's one error for a bad config value
 
 
 def _check(ok: bool, key: str, value, allowed: str) -> None:
@@ -113,9 +112,7 @@ class ModelConfig:
     name: str = "mlp"
 
     def __post_init__(self):
-        from harness.core.models import MODELS
-
-        _one_of("model.name", self.name, list(MODELS))
+        _one_of("model.name", self.name, list(MODEL_TASKS))
 
     def options(self) -> dict:
         """Keyword arguments for ``harness.core.models.build_model``."""
@@ -123,7 +120,7 @@ class ModelConfig:
 
     @property
     def is_2d(self) -> bool:
-        return self.name in ("quadratic2d", "rosenbrock", "beale")
+        return MODEL_TASKS[self.name] == NO_DATA_TASK
 
 
 @dataclass
@@ -168,12 +165,8 @@ class Function2DConfig(ModelConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _check(
-            self.is_2d,
-            "model.name",
-            self.name,
-            "a 2-D function model needs one of: quadratic2d, rosenbrock, beale",
-        )
+        functions = [name for name, task in MODEL_TASKS.items() if task == NO_DATA_TASK]
+        _one_of("model.name", self.name, functions)
         if self.start is not None:
             _check(len(self.start) == 2, "model.start", self.start, "must be [x, y]")
 
@@ -182,12 +175,15 @@ class Function2DConfig(ModelConfig):
 #: ``none`` is the unshifted control of a shift study: same config, same seed, no change, so
 #: recovery is measured against the loss the run would have had (``analysis.stats``).
 SHIFT_KINDS = ("scale_inputs", "permute_labels", "none")
+#: ``dataset=none``: no data, the task the 2-D function models solve.
+NO_DATA, NO_DATA_TASK = "none", FUNCTION_TASK
 
 
 @dataclass
 class DatasetConfig:
     """A data set and its split; ``shift_step`` makes it non-stationary from that step on
-    (``shift_kind=none``: a control that does not change)."""
+    (``shift_kind=none``: a control that does not change). Each data set's config class adds its
+    loader's options (``dataset_config``), checked by its loader's spec."""
 
     name: str = "digits"
     seed: int = 0
@@ -198,25 +194,22 @@ class DatasetConfig:
     shift_factor: float = 10.0
 
     def __post_init__(self):
-        from harness.core.data import DATASETS
-
-        _one_of("dataset.name", self.name, ["none", *DATASETS])
-        _check(
-            0 < self.val_fraction < 1,
-            "dataset.val_fraction",
-            self.val_fraction,
-            "must be in (0, 1)",
-        )
-        _check(
-            0 < self.test_fraction < 1,
-            "dataset.test_fraction",
-            self.test_fraction,
-            "must be in (0, 1)",
-        )
+        _one_of("dataset.name", self.name, [NO_DATA, *DATASETS])
         if self.shift_step is not None:
             _positive("dataset", "shift_step", self.shift_step)
         _one_of("dataset.shift_kind", self.shift_kind, SHIFT_KINDS)
         _positive("dataset", "shift_factor", self.shift_factor)
+        if self.name == NO_DATA:
+            return
+        loader = DATASETS[self.name]
+        loader.check({key: getattr(self, key) for key in loader.defaults() if hasattr(self, key)})
+        if self.shift_step is not None and self.shift_kind == "permute_labels":
+            _check(
+                loader.task == "classification",
+                "dataset.shift_kind",
+                self.shift_kind,
+                f"needs a classification data set; {self.name} poses {loader.task}",
+            )
 
     def options(self) -> dict:
         """Generator options for ``harness.core.data.load_dataset`` (beyond name, seed, split)."""
@@ -225,72 +218,36 @@ class DatasetConfig:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in common}
 
 
-@dataclass
-class DigitsConfig(DatasetConfig):
-    name: str = "digits"
+@functools.cache
+def dataset_config(name: str, loader: Loader) -> type[DatasetConfig]:
+    """The config class of data set ``name``: ``DatasetConfig`` plus every option of its loader,
+    with the loader's types and defaults (``SpiralsConfig`` for ``spirals``).
 
-
-@dataclass
-class MNIST1DConfig(DatasetConfig):
-    name: str = "mnist1d"
-    num_samples: int = 5000
-
-    def __post_init__(self):
-        super().__post_init__()
-        _positive("dataset", "num_samples", self.num_samples)
-
-
-@dataclass
-class SpiralsConfig(DatasetConfig):
-    name: str = "spirals"
-    n_samples: int = 1000
-    noise: float = 0.2
-
-    def __post_init__(self):
-        super().__post_init__()
-        _positive("dataset", "n_samples", self.n_samples)
-        _check(self.noise >= 0, "dataset.noise", self.noise, "must be >= 0")
-
-
-@dataclass
-class BlobsConfig(DatasetConfig):
-    name: str = "blobs"
-    n_samples: int = 1000
-    n_classes: int = 4
-    n_features: int = 10
-    cluster_std: float = 2.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        for key in ("n_samples", "n_classes", "n_features", "cluster_std"):
-            _positive("dataset", key, getattr(self, key))
-
-
-@dataclass
-class LinregConfig(DatasetConfig):
-    name: str = "linreg"
-    n_samples: int = 1000
-    n_features: int = 20
-    condition_number: float = 100.0
-    noise: float = 0.1
-
-    def __post_init__(self):
-        super().__post_init__()
-        for key in ("n_samples", "n_features"):
-            _positive("dataset", key, getattr(self, key))
-        _check(
-            self.condition_number >= 1,
-            "dataset.condition_number",
-            self.condition_number,
-            "must be >= 1",
-        )
+    >>> dataset_config("spirals", DATASETS["spirals"])().noise
+    0.2
+    """
+    own = [(option.name, option.kind, option.default) for option in loader.options]
+    title = "".join(part.capitalize() for part in name.split("_"))
+    kind = make_dataclass(f"{title}Config", [("name", str, name), *own], bases=(DatasetConfig,))
+    kind.__module__ = __name__  # importable and picklable by name, like a class written here
+    return kind
 
 
 @dataclass
 class NoDatasetConfig(DatasetConfig):
     """No data: the model is a 2-D function."""
 
-    name: str = "none"
+    name: str = NO_DATA
+
+
+def dataset_configs() -> dict[str, type[DatasetConfig]]:
+    """The config class of every registered data set, and of ``none``."""
+    configs = {name: dataset_config(name, loader) for name, loader in DATASETS.items()}
+    return {**configs, NO_DATA: NoDatasetConfig}
+
+
+DATASET_CONFIGS = dataset_configs()
+globals().update({kind.__name__: kind for kind in DATASET_CONFIGS.values()})  # DigitsConfig, ...
 
 
 # --- trainer, tracking, the whole job -------------------------------------------------------
@@ -352,7 +309,7 @@ class TrackingConfig:
 class Config:
     optimizer: OptimizerConfig = field(default_factory=RMSpropConfig)
     model: ModelConfig = field(default_factory=MLPConfig)
-    dataset: DatasetConfig = field(default_factory=DigitsConfig)
+    dataset: DatasetConfig = field(default_factory=DATASET_CONFIGS["digits"])
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     seed: int = 0
@@ -362,17 +319,24 @@ class Config:
     def __post_init__(self):
         _check(self.seed >= 0, "seed", self.seed, "must be an integer >= 0")
         _check(self.lr_scale > 0, "lr_scale", self.lr_scale, "must be > 0")
-        if self.model.is_2d:
-            _check(
-                self.dataset.name == "none",
-                "dataset.name",
-                self.dataset.name,
-                f"model {self.model.name} is a 2-D function: use dataset=none",
-            )
-        else:
-            _check(
-                self.dataset.name != "none",
-                "dataset.name",
-                self.dataset.name,
-                f"model {self.model.name} needs a data set",
-            )
+        check_task(self.model.name, self.dataset.name)
+
+
+def check_task(model: str, dataset: str) -> None:
+    """Refuse a data set that poses another task than the one the model solves.
+
+    >>> check_task("linear", "digits")
+    Traceback (most recent call last):
+    ...
+    harness.core.errors.ConfigError: dataset='digits': poses classification but model=linear solves regression; allowed with model=linear: dataset=linreg
+    """  # noqa: E501
+    tasks = {name: loader.task for name, loader in DATASETS.items()} | {NO_DATA: NO_DATA_TASK}
+    solves = MODEL_TASKS[model]
+    allowed = ",".join(sorted(name for name, task in tasks.items() if task == solves))
+    _check(
+        tasks[dataset] == solves,
+        "dataset",
+        dataset,
+        f"poses {tasks[dataset]} but model={model} solves {solves};"
+        f" allowed with model={model}: dataset={allowed}",
+    )

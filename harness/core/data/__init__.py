@@ -1,35 +1,35 @@
 """Offline, seeded data sets for the optimizer lab, by name.
 
-``load_dataset(name, seed=..., val_fraction=..., test_fraction=..., **options)`` looks
-``name`` up in ``DATASETS``; each entry is a ``load_*`` function whose keyword arguments
-after ``seed``, ``val_fraction`` and ``test_fraction`` are the options that data set
-accepts (``standardize`` among them: True by default, False for ``linreg``).
-Non-stationary variants come from ``Dataset.with_shift``.
+``DATASETS`` maps each config name (``conf/dataset/<name>.yaml``) to its loader. A loader's
+signature is the one place a data set's options, defaults and allowed values are written, and
+``@loader(task=...)`` beside it says what it poses (``harness.core.data.spec``); the config class
+and the Hydra schema are made from it (``harness.core.config.dataset_config``). So a new data set
+is its loader, its YAML and one entry here. Non-stationary variants come from
+``Dataset.with_shift``.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-
-from harness.core.data.checks import check_fraction
 from harness.core.data.dataset import TASKS, Dataset
 from harness.core.data.digits import load_digits
 from harness.core.data.mnist1d_local import load_mnist1d
 from harness.core.data.shift import SHIFT_KINDS, Shift
+from harness.core.data.spec import Loader
 from harness.core.data.synthetic import load_blobs, load_linreg, load_spirals
+from harness.core.errors import ConfigError
 
 __all__ = [
     "DATASETS",
     "SHIFT_KINDS",
     "TASKS",
     "Dataset",
+    "Loader",
     "Shift",
     "dataset_options",
     "load_dataset",
 ]
 
-DATASETS: dict[str, Callable[..., Dataset]] = {
+DATASETS: dict[str, Loader] = {
     "blobs": load_blobs,
     "digits": load_digits,
     "linreg": load_linreg,
@@ -37,50 +37,43 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "spirals": load_spirals,
 }
 
-_COMMON = ("seed", "val_fraction", "test_fraction")
+#: What every loader takes besides its own options: the seed and the split.
+COMMON = ("seed", "val_fraction", "test_fraction")
 
 
 def dataset_options(name: str) -> dict[str, object]:
-    """The options data set ``name`` accepts, with their defaults.
+    """The options data set ``name`` accepts beyond ``COMMON``, with their defaults.
 
     >>> dataset_options("spirals")
-    {'n_samples': 1000, 'noise': 0.1, 'standardize': True}
+    {'n_samples': 1000, 'noise': 0.2, 'standardize': True}
     """
-    parameters = inspect.signature(_loader(name)).parameters.values()
-    return {p.name: p.default for p in parameters if p.name not in _COMMON}
+    defaults = find_loader(name).defaults()
+    return {key: value for key, value in defaults.items() if key not in COMMON}
 
 
-def load_dataset(
-    name: str,
-    *,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.2,
-    **options: object,
-) -> Dataset:
-    """Load the registered data set ``name``; unknown names or options raise ``ValueError``.
+def load_dataset(name: str, **options: object) -> Dataset:
+    """Load the registered data set ``name`` with ``options`` (the rest at their defaults).
 
-    >>> load_dataset("blobs", seed=1, n_samples=100, n_classes=4).n_classes
-    4
-    >>> load_dataset("mnist")
+    A name or an option that is unknown or out of range is a ``ConfigError``.
+
+    >>> load_dataset("blobs", seed=1, n_samples=100, n_classes=3).n_classes
+    3
+    >>> load_dataset("blobs", n_classes=1)
     Traceback (most recent call last):
     ...
-    ValueError: dataset.name='mnist' is not one of: blobs, digits, linreg, mnist1d, spirals
+    harness.core.errors.ConfigError: dataset.n_classes=1: must be an integer >= 2
     """
-    allowed = dataset_options(name)
-    for key, value in options.items():
-        if key not in allowed:
-            raise ValueError(
-                f"dataset.{key}={value!r} is not an option of {name!r};"
-                f" allowed: {', '.join(_COMMON + tuple(allowed))}"
-            )
-    val_fraction = check_fraction("dataset.val_fraction", val_fraction)
-    return DATASETS[name](
-        seed=seed, val_fraction=val_fraction, test_fraction=test_fraction, **options
-    )
+    return find_loader(name)(**options)
 
 
-def _loader(name: str) -> Callable[..., Dataset]:
+def find_loader(name: str) -> Loader:
+    """The loader registered as ``name``.
+
+    >>> find_loader("mnist")
+    Traceback (most recent call last):
+    ...
+    harness.core.errors.ConfigError: dataset.name='mnist': must be one of: blobs, digits, linreg, mnist1d, spirals
+    """  # noqa: E501
     if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(f"dataset.name={name!r} is not one of: {', '.join(sorted(DATASETS))}")
+        raise ConfigError("dataset.name", name, "must be one of: " + ", ".join(sorted(DATASETS)))
     return DATASETS[name]

@@ -1,4 +1,4 @@
-"""Argument checks whose one-line errors name the key, the bad value and what is allowed.
+"""Argument checks whose one-line ``ConfigError`` names the key, the bad value and what is allowed.
 
 Keys are spelled as in the config (``dataset.n_samples``, ``shift.kind``) so a wrong
 override on the command line points at the line to fix.
@@ -8,65 +8,74 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from numbers import Integral, Real
 
+from harness.core.errors import ConfigError
 
-def bad_value(key: str, value: object, allowed: str) -> ValueError:
-    """Build the error for ``key=value`` when ``allowed`` describes what would do.
 
-    >>> str(bad_value("dataset.n_samples", -1, "an integer >= 10"))
-    'dataset.n_samples=-1 is not allowed; expected an integer >= 10'
+@dataclass(frozen=True)
+class Range:
+    """The numbers a value may take: ``low <= value <= high``; ``None`` leaves a side unbounded
+    and ``open=True`` excludes the bounds given.
+
+    >>> Range(0, 1, open=True).describe(float), Range(2).describe(int)
+    ('must be a number in (0, 1)', 'must be an integer >= 2')
     """
-    return ValueError(f"{key}={value!r} is not allowed; expected {allowed}")
+
+    low: float | None = None
+    high: float | None = None
+    open: bool = False
+
+    def contains(self, value: float) -> bool:
+        above = self.low is None or (value > self.low if self.open else value >= self.low)
+        below = self.high is None or (value < self.high if self.open else value <= self.high)
+        return above and below
+
+    def describe(self, kind: type) -> str:
+        noun = "an integer" if kind is int else "a finite number"
+        if self.low is not None and self.high is not None:
+            if kind is int:
+                return f"must be an integer in {self.low}..{self.high}"
+            left, right = "()" if self.open else "[]"
+            return f"must be a number in {left}{self.low:g}, {self.high:g}{right}"
+        if self.low is not None:
+            return f"must be {noun} {'>' if self.open else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"must be {noun} {'<' if self.open else '<='} {self.high:g}"
+        return f"must be {noun}"
 
 
-def check_choice(key: str, value: object, choices: Iterable[str]) -> str:
-    """Return ``value`` if it is one of ``choices``, else raise a ``ValueError``.
+def check_number(key: str, value: object, kind: type, allowed: Range) -> int | float:
+    """``value`` as ``kind`` (``int`` or ``float``) if it is finite and in ``allowed`` (no bools).
 
-    >>> check_choice("shift.kind", "scale_inputs", ["permute_labels", "scale_inputs"])
-    'scale_inputs'
+    >>> check_number("dataset.n_classes", 1, int, Range(2))
+    Traceback (most recent call last):
+    ...
+    harness.core.errors.ConfigError: dataset.n_classes=1: must be an integer >= 2
     """
-    choices = sorted(choices)
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{key}={value!r} is not one of: {', '.join(choices)}")
-    return value
+    number = isinstance(value, Integral if kind is int else Real) and not isinstance(value, bool)
+    if not (number and math.isfinite(value) and allowed.contains(value)):
+        raise ConfigError(key, value, allowed.describe(kind))
+    return kind(value)
 
 
 def check_int(key: str, value: object, minimum: int, maximum: int | None = None) -> int:
-    """Return ``value`` as an ``int`` if it is an integer in ``[minimum, maximum]`` (no bools).
+    """Return ``value`` as an ``int`` if it is an integer in ``[minimum, maximum]``.
 
-    >>> check_int("dataset.n_samples", 200, minimum=10)
+    >>> check_int("shift.at_step", 200, minimum=0)
     200
     """
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise bad_value(key, value, f"an integer >= {minimum}")
-    if maximum is not None and value > maximum:
-        raise bad_value(key, value, f"an integer in {minimum}..{maximum}")
-    return int(value)
+    return check_number(key, value, int, Range(minimum, maximum))
 
 
 def check_real(key: str, value: object, minimum: float, *, strict: bool = False) -> float:
     """Return ``value`` as a finite ``float`` that is ``>= minimum`` (``> minimum`` if strict).
 
-    >>> check_real("dataset.noise", 0.1, minimum=0.0)
-    0.1
+    >>> check_real("shift.factor", 10, minimum=0.0, strict=True)
+    10.0
     """
-    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < minimum or (strict and value == minimum):
-        relation = ">" if strict else ">="
-        raise bad_value(key, value, f"a finite number {relation} {minimum}")
-    return float(value)
-
-
-def check_fraction(key: str, value: object) -> float:
-    """Return ``value`` as a ``float`` strictly between 0 and 1.
-
-    >>> check_fraction("dataset.val_fraction", 0.2)
-    0.2
-    """
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 < value < 1.0:
-        raise bad_value(key, value, "a number strictly between 0 and 1")
-    return float(value)
+    return check_number(key, value, float, Range(minimum, open=strict))
 
 
 def check_bool(key: str, value: object) -> bool:
@@ -76,5 +85,17 @@ def check_bool(key: str, value: object) -> bool:
     False
     """
     if not isinstance(value, bool):
-        raise bad_value(key, value, "true or false")
+        raise ConfigError(key, value, "must be true or false")
+    return value
+
+
+def check_choice(key: str, value: object, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise a ``ConfigError``.
+
+    >>> check_choice("shift.kind", "scale_inputs", ["permute_labels", "scale_inputs"])
+    'scale_inputs'
+    """
+    choices = sorted(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(key, value, "must be one of: " + ", ".join(choices))
     return value

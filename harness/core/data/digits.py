@@ -13,16 +13,17 @@ from importlib.metadata import version
 import numpy as np
 
 from harness.core.data.cache import cache_dir, read_npz, save_npz_atomic
-from harness.core.data.checks import check_bool, check_fraction
 from harness.core.data.dataset import Dataset
 from harness.core.data.prepare import build_dataset, seeded_rngs
+from harness.core.data.spec import Fraction, Seed, loader
 
 
+@loader(task="classification")
 def load_digits(
     *,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.2,
+    seed: Seed = 0,
+    val_fraction: Fraction = 0.2,
+    test_fraction: Fraction = 0.2,
     standardize: bool = True,
 ) -> Dataset:
     """The digits as 64 pixel features (0..16 before standardization), stratified split.
@@ -40,9 +41,9 @@ def load_digits(
         y,
         n_classes=10,
         split_rng=split_rng,
-        val_fraction=check_fraction("dataset.val_fraction", val_fraction),
-        test_fraction=check_fraction("dataset.test_fraction", test_fraction),
-        standardize=check_bool("dataset.standardize", standardize),
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        standardize=standardize,
     )
 
 

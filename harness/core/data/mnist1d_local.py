@@ -19,15 +19,19 @@ import random
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import version
+from typing import Annotated
 
 import numpy as np
 
 from harness.core.data.cache import cache_dir, read_npz, save_npz_atomic
-from harness.core.data.checks import bad_value, check_bool, check_fraction, check_int
+from harness.core.data.checks import Range
 from harness.core.data.dataset import Dataset
 from harness.core.data.prepare import build_dataset, seeded_rngs
+from harness.core.data.spec import Fraction, Rule, loader
 
 CACHE_FORMAT = 1
+#: The package's own held-out part (its ``train_split`` is 0.8): MNIST-1D's test set.
+OWN_TEST_FRACTION = 0.2
 
 
 def generator_args(num_samples: int | None, seed: int) -> dict[str, object]:
@@ -97,15 +101,25 @@ def cached_mnist1d(args: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+@loader(
+    task="classification",
+    rules=[
+        Rule(
+            "test_fraction",
+            lambda o: math.isclose(o["test_fraction"], OWN_TEST_FRACTION),
+            f"must be {OWN_TEST_FRACTION}: MNIST-1D keeps its own test part",
+        )
+    ],
+)
 def load_mnist1d(
     *,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.2,
-    num_samples: int | None = None,
+    seed: Annotated[int, Range(0, 2**32 - 1)] = 0,  # np.random.seed's range
+    val_fraction: Fraction = 0.2,
+    test_fraction: Fraction = OWN_TEST_FRACTION,
+    num_samples: Annotated[int, Range(20)] = 5000,
     standardize: bool = True,
 ) -> Dataset:
-    """MNIST-1D: 40 features, 10 classes, ``num_samples`` (default the package's 5000).
+    """MNIST-1D: 40 features, 10 classes, ``num_samples`` (the package's default 5000).
 
     ``seed`` seeds the generator (the package's own default is 42) and the stratified
     train/validation split of the package's training part; the package's own test part
@@ -114,16 +128,10 @@ def load_mnist1d(
     all samples by one global mean and std; ``standardize`` then standardizes each
     feature with train statistics. ``meta["generator_args"]`` records the arguments.
     """
-    if num_samples is not None:
-        num_samples = check_int("dataset.num_samples", num_samples, minimum=20)
-    seed = check_int("dataset.seed", seed, minimum=0, maximum=2**32 - 1)  # np.random.seed's range
     args = generator_args(num_samples, seed)
-    own_test = 1.0 - float(args["train_split"])
-    if not math.isclose(check_fraction("dataset.test_fraction", test_fraction), own_test):
-        raise bad_value(
-            "dataset.test_fraction",
-            test_fraction,
-            f"{own_test:g}: MNIST-1D keeps its own test part",
+    if not math.isclose(1.0 - float(args["train_split"]), OWN_TEST_FRACTION):
+        raise RuntimeError(
+            f"mnist1d's train_split is {args['train_split']}; OWN_TEST_FRACTION says 0.8"
         )
     X, y = cached_mnist1d(args)
     n_train_part = int(len(y) * float(args["train_split"]))  # the package's own split point
@@ -134,8 +142,8 @@ def load_mnist1d(
         y,
         n_classes=10,
         split_rng=split_rng,
-        val_fraction=check_fraction("dataset.val_fraction", val_fraction),
-        standardize=check_bool("dataset.standardize", standardize),
+        val_fraction=val_fraction,
+        standardize=standardize,
         test_rows=np.arange(n_train_part, len(y)),
         meta={"generator_args": args},
     )

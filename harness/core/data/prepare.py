@@ -14,7 +14,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from harness.core.data.checks import check_int
 from harness.core.data.dataset import Dataset
 
 
@@ -25,7 +24,6 @@ def seeded_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     >>> bool(make_rng.random() != split_rng.random())
     True
     """
-    seed = check_int("dataset.seed", seed, minimum=0)
     make_seq, split_seq = np.random.SeedSequence(seed).spawn(2)
     return np.random.default_rng(make_seq), np.random.default_rng(split_seq)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.core.data.checks import check_choice, check_int, check_real
+from harness.core.errors import ConfigError
 
 SHIFT_KINDS = ("permute_labels", "scale_inputs")
 
@@ -65,9 +66,11 @@ def make_shift(
         factor = check_real("shift.factor", factor, minimum=0.0, strict=True)
         return Shift(at_step, kind, factor, seed)
     if task != "classification" or n_classes is None or n_classes < 2:
-        raise ValueError(
-            f"shift.kind='permute_labels' needs a classification data set with >= 2 classes;"
-            f" this one is {task} with n_classes={n_classes}; use 'scale_inputs'"
+        raise ConfigError(
+            "shift.kind",
+            kind,
+            f"needs a classification data set with >= 2 classes, not {task} with"
+            f" n_classes={n_classes}; use 'scale_inputs'",
         )
     permutation = derangement(np.random.default_rng(seed), n_classes)
     return Shift(at_step, kind, 1.0, seed, tuple(int(c) for c in permutation))

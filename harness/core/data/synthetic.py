@@ -1,16 +1,19 @@
 """Synthetic data sets made from a seed: ``spirals``, ``blobs`` and ``linreg``.
 
-Each ``make_*`` returns raw arrays from a ``Generator``; each ``load_*`` checks its
-options (errors name ``dataset.<option>``) and hands the arrays to ``build_dataset``.
+Each ``make_*`` returns raw arrays from a ``Generator``; each ``load_*`` declares its options
+in its signature (``harness.core.data.spec``, which checks them) and hands the arrays to
+``build_dataset``.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 
-from harness.core.data.checks import check_bool, check_fraction, check_int, check_real
 from harness.core.data.dataset import Dataset
 from harness.core.data.prepare import build_dataset, seeded_rngs
+from harness.core.data.spec import Fraction, Range, Rule, Seed, loader
 
 SPIRAL_TURNS = 1.5
 
@@ -67,13 +70,14 @@ def make_linreg(
     return X, y, w_star
 
 
+@loader(task="classification")
 def load_spirals(
     *,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.2,
-    n_samples: int = 1000,
-    noise: float = 0.1,
+    seed: Seed = 0,
+    val_fraction: Fraction = 0.2,
+    test_fraction: Fraction = 0.2,
+    n_samples: Annotated[int, Range(10)] = 1000,
+    noise: Annotated[float, Range(0)] = 0.2,
     standardize: bool = True,
 ) -> Dataset:
     """Two interleaved noisy spirals: 2 features, 2 classes (see ``make_spirals``).
@@ -81,8 +85,6 @@ def load_spirals(
     >>> load_spirals(n_samples=100)
     Dataset(name='spirals', task='classification', n_train=64, n_val=16, n_test=20, n_features=2, n_classes=2, shift_step=None)
     """  # noqa: E501
-    n_samples = check_int("dataset.n_samples", n_samples, minimum=10)
-    noise = check_real("dataset.noise", noise, minimum=0.0)
     make_rng, split_rng = seeded_rngs(seed)
     X, y = make_spirals(make_rng, n_samples, noise)
     return build_dataset(
@@ -91,21 +93,31 @@ def load_spirals(
         y,
         n_classes=2,
         split_rng=split_rng,
-        val_fraction=check_fraction("dataset.val_fraction", val_fraction),
-        test_fraction=check_fraction("dataset.test_fraction", test_fraction),
-        standardize=check_bool("dataset.standardize", standardize),
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        standardize=standardize,
     )
 
 
+@loader(
+    task="classification",
+    rules=[
+        Rule(
+            "n_samples",
+            lambda o: o["n_samples"] >= 5 * o["n_classes"],
+            "must be at least 5 per class: >= 5 x dataset.n_classes={n_classes}",
+        )
+    ],
+)
 def load_blobs(
     *,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.2,
-    n_samples: int = 1000,
-    n_classes: int = 3,
-    n_features: int = 2,
-    cluster_std: float = 1.0,
+    seed: Seed = 0,
+    val_fraction: Fraction = 0.2,
+    test_fraction: Fraction = 0.2,
+    n_samples: Annotated[int, Range(10)] = 1000,
+    n_classes: Annotated[int, Range(2)] = 4,
+    n_features: Annotated[int, Range(1)] = 10,
+    cluster_std: Annotated[float, Range(0, open=True)] = 2.0,
     standardize: bool = True,
 ) -> Dataset:
     """Isotropic Gaussian blobs, one per class (scikit-learn's ``make_blobs``).
@@ -113,16 +125,14 @@ def load_blobs(
     >>> load_blobs(n_samples=60, n_classes=3, n_features=4).n_features
     4
     """
-    n_classes = check_int("dataset.n_classes", n_classes, minimum=2)
-    n_samples = check_int("dataset.n_samples", n_samples, minimum=5 * n_classes)
     from sklearn.datasets import make_blobs  # imported here: sklearn costs ~1.6 s to import
 
     make_rng, split_rng = seeded_rngs(seed)
     X, y = make_blobs(
         n_samples=n_samples,
-        n_features=check_int("dataset.n_features", n_features, minimum=1),
+        n_features=n_features,
         centers=n_classes,
-        cluster_std=check_real("dataset.cluster_std", cluster_std, minimum=0.0, strict=True),
+        cluster_std=cluster_std,
         random_state=int(make_rng.integers(2**32 - 1)),
     )
     return build_dataset(
@@ -131,21 +141,22 @@ def load_blobs(
         y,
         n_classes=n_classes,
         split_rng=split_rng,
-        val_fraction=check_fraction("dataset.val_fraction", val_fraction),
-        test_fraction=check_fraction("dataset.test_fraction", test_fraction),
-        standardize=check_bool("dataset.standardize", standardize),
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        standardize=standardize,
     )
 
 
+@loader(task="regression")
 def load_linreg(
     *,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.2,
-    n_samples: int = 1000,
-    n_features: int = 10,
-    condition_number: float = 100.0,
-    noise: float = 0.1,
+    seed: Seed = 0,
+    val_fraction: Fraction = 0.2,
+    test_fraction: Fraction = 0.2,
+    n_samples: Annotated[int, Range(10)] = 1000,
+    n_features: Annotated[int, Range(1)] = 20,
+    condition_number: Annotated[float, Range(1)] = 100.0,
+    noise: Annotated[float, Range(0)] = 0.1,
     standardize: bool = False,
 ) -> Dataset:
     """Linear regression whose feature covariance has condition number ``condition_number``.
@@ -158,21 +169,17 @@ def load_linreg(
     >>> ds.task, ds.n_classes, ds.y_train.dtype, ds.meta["w_star"].shape
     ('regression', None, dtype('float64'), (3,))
     """
-    n_samples = check_int("dataset.n_samples", n_samples, minimum=10)
-    n_features = check_int("dataset.n_features", n_features, minimum=1)
-    condition_number = check_real("dataset.condition_number", condition_number, minimum=1.0)
     make_rng, split_rng = seeded_rngs(seed)
-    X, y, w_star = make_linreg(
-        make_rng, n_samples, n_features, condition_number, check_real("dataset.noise", noise, 0.0)
-    )
+    X, y, w_star = make_linreg(make_rng, n_samples, n_features, condition_number, noise)
+    meta = {"w_star": w_star, "condition_number": condition_number}
     return build_dataset(
         "linreg",
         X,
         y,
         n_classes=None,
         split_rng=split_rng,
-        val_fraction=check_fraction("dataset.val_fraction", val_fraction),
-        test_fraction=check_fraction("dataset.test_fraction", test_fraction),
-        standardize=check_bool("dataset.standardize", standardize),
-        meta={"w_star": w_star, "condition_number": condition_number},
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        standardize=standardize,
+        meta=meta,
     )

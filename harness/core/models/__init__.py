@@ -1,7 +1,8 @@
 """Models: losses with gradients over parameters held in a ``FlatDict``.
 
-``MODELS`` maps each config name (``conf/model/<name>.yaml``) to its class, and
-``build_model`` makes one, passing the data set's shape to the models that need it.
+``MODELS`` maps each config name (``conf/model/<name>.yaml``) to its class, ``MODEL_TASKS``
+to the task it solves, and ``build_model`` makes one, passing the data set's shape to the models
+that need it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from harness.core.models.softmax import SoftmaxRegression
 
 __all__ = [
     "MODELS",
+    "MODEL_TASKS",
+    "FUNCTION_TASK",
     "MLP",
     "Beale",
     "Function2D",
@@ -34,6 +37,19 @@ MODELS: dict[str, type[Model]] = {
     "softmax": SoftmaxRegression,
     "mlp": MLP,
     "linear": LinearRegression,
+}
+
+#: The task of a 2-D test function, whose parameters are the point: it needs no data set.
+FUNCTION_TASK = "function"
+#: What each model solves: a job's data set must pose the same task (its loader's ``task``),
+#: or be ``dataset=none`` for a ``FUNCTION_TASK``.
+MODEL_TASKS: dict[str, str] = {
+    "quadratic2d": FUNCTION_TASK,
+    "rosenbrock": FUNCTION_TASK,
+    "beale": FUNCTION_TASK,
+    "softmax": "classification",
+    "mlp": "classification",
+    "linear": "regression",
 }
 
 DATA_SHAPE_ARGS = ("n_features", "n_classes")
