@@ -79,6 +79,15 @@ CASES = [
     Case("seed-negative", ("seed=-1",), "seed"),
     # models and data that do not fit together
     Case("2d-model-with-data", ("model=rosenbrock",), "dataset"),
+    Case("regression-model-on-classes", ("model=linear", "dataset=digits"), "model=linear"),
+    Case("classifier-on-regression-data", ("model=softmax", "dataset=linreg"), "model=softmax"),
+    Case("sweep-one-model-off-task", ("-m", "model=softmax,linear"), "model=linear"),
+    Case("blobs-one-class", ("dataset=blobs", "dataset.n_classes=1"), "dataset.n_classes"),
+    Case(
+        "sweep-blobs-one-class",
+        ("-m", "dataset=blobs", "dataset.n_classes=3,1"),
+        "dataset.n_classes",
+    ),
     Case("batch-larger-than-data", ("trainer.batch_size=5000",), "trainer.batch_size"),
     Case(
         "batch-larger-than-small-data",

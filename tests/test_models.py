@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
 import pytest
 
+from harness.core.config import (
+    DATASET_CONFIGS,
+    Config,
+    Function2DConfig,
+    LinearConfig,
+    MLPConfig,
+    SoftmaxConfig,
+)
+from harness.core.data import DATASETS, TASKS, load_dataset
+from harness.core.errors import ConfigError
 from harness.core.models import (
+    FUNCTION_TASK,
     MLP,
+    MODEL_TASKS,
     MODELS,
     Beale,
     LinearRegression,
@@ -385,3 +398,56 @@ def test_linear_regression_gradient_descent_recovers_the_true_weights():
         _, grads = model.loss_and_grads(params, X, y)
         params.flat -= 0.1 * grads.flat
     np.testing.assert_allclose(params.flat, [1.0, -2.0, 0.5, 0.3], atol=1e-6)
+
+
+# --- the task each model solves, and the data it may be paired with -----------------------------
+
+MODEL_CONFIGS = {"mlp": MLPConfig, "softmax": SoftmaxConfig, "linear": LinearConfig}
+#: A small instance of every registered data set, for pairing it with models.
+SMALL_DATA = {
+    "blobs": {"n_samples": 60, "n_classes": 3, "n_features": 3},
+    "digits": {},
+    "linreg": {"n_samples": 60, "n_features": 3},
+    "mnist1d": {"num_samples": 100},
+    "spirals": {"n_samples": 60},
+}
+
+
+def test_every_model_declares_the_task_its_constructor_fits():
+    """A classifier takes the class count, a 2-D function takes no data shape at all."""
+    assert set(MODEL_TASKS) == set(MODELS)
+    for name, task in MODEL_TASKS.items():
+        takes = inspect.signature(MODELS[name]).parameters
+        assert ("n_classes" in takes) == (task == "classification"), name
+        assert ("n_features" in takes) == (task != FUNCTION_TASK), name
+        assert task in (*TASKS, FUNCTION_TASK)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_a_model_is_paired_only_with_data_of_its_task(model, tmp_path, monkeypatch):
+    """Every pairing a config accepts trains (finite loss and gradient on a batch of it); every
+    other is refused in one line naming both keys and the data sets allowed with the model."""
+    monkeypatch.setenv("OPTLAB_CACHE_DIR", str(tmp_path))
+    model_config = MODEL_CONFIGS.get(model, Function2DConfig)(name=model)
+    accepted = []
+    for dataset in [*sorted(DATASETS), "none"]:
+        data_config = DATASET_CONFIGS[dataset]()
+        try:
+            Config(model=model_config, dataset=data_config)
+        except ConfigError as error:
+            assert str(error).startswith(f"dataset={dataset!r}: poses ")
+            assert f"but model={model} solves {MODEL_TASKS[model]}" in str(error)
+            refused_allowed = str(error).rsplit("dataset=", 1)[1].split(",")
+            continue
+        accepted.append(dataset)
+        data = None if dataset == "none" else load_dataset(dataset, **SMALL_DATA[dataset])
+        shape = {"n_features": data.n_features, "n_classes": data.n_classes} if data else {}
+        built_model = build_model(model, **shape, **model_config.options())
+        X, y = data.sample_batch(np.random.default_rng(0), 8) if data else (None, None)
+        loss, grads = built_model.loss_and_grads(
+            built_model.init_params(np.random.default_rng(0)), X, y
+        )
+        assert np.isfinite(loss) and np.isfinite(grads.flat).all()
+    assert accepted, f"no data set fits model {model}"
+    if len(accepted) < len(DATASETS) + 1:
+        assert refused_allowed == accepted
