@@ -34,7 +34,8 @@ from tracking_checks import free_port, serving
 from analysis.load import load_study
 from harness.cli import schemas  # noqa: F401  (registers the typed schemas before any compose)
 from harness.cli.app import to_config
-from harness.core.config import Function2DConfig
+from harness.core.config import dataset_tasks
+from harness.core.models import MODEL_TASKS
 from harness.core.train import train
 from harness.tracking.store import PROJECT_ROOT
 
@@ -168,14 +169,16 @@ def read_text(run, name: str) -> str:
 
 # --- composing every option -----------------------------------------------------------------
 def overrides_for(group: str, option: str) -> list[str]:
-    """``group=option``, with the partner a 2-D function model and ``dataset=none`` need."""
+    """``group=option``, with a partner of the same task: a data set for a model, and back."""
     overrides = [f"{group}={option}"]
-    if group == "model" and issubclass(
-        OmegaConf.get_type(compose_config(overrides).model), Function2DConfig
-    ):
-        overrides.append("dataset=none")
-    if group == "dataset" and option == "none":
-        overrides.append("model=quadratic2d")
+    tasks = dataset_tasks()
+    if group == "model":
+        solves = MODEL_TASKS[compose_config(overrides).model.name]
+        overrides.append("dataset=" + min(d for d, task in tasks.items() if task == solves))
+    if group == "dataset":
+        overrides.append(
+            "model=" + min(m for m, task in MODEL_TASKS.items() if task == tasks[option])
+        )
     return overrides
 
 

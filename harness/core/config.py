@@ -330,7 +330,7 @@ def check_task(model: str, dataset: str) -> None:
     ...
     harness.core.errors.ConfigError: dataset='digits': poses classification but model=linear solves regression; allowed with model=linear: dataset=linreg
     """  # noqa: E501
-    tasks = {name: loader.task for name, loader in DATASETS.items()} | {NO_DATA: NO_DATA_TASK}
+    tasks = dataset_tasks()
     solves = MODEL_TASKS[model]
     allowed = ",".join(sorted(name for name, task in tasks.items() if task == solves))
     _check(
@@ -340,3 +340,8 @@ def check_task(model: str, dataset: str) -> None:
         f"poses {tasks[dataset]} but model={model} solves {solves};"
         f" allowed with model={model}: dataset={allowed}",
     )
+
+
+def dataset_tasks() -> dict[str, str]:
+    """What each data set poses, ``none`` included."""
+    return {name: loader.task for name, loader in DATASETS.items()} | {NO_DATA: NO_DATA_TASK}
