@@ -14,16 +14,14 @@ import numpy as np
 
 from harness.core.data.cache import cache_dir, read_npz, save_npz_atomic
 from harness.core.data.dataset import Dataset
-from harness.core.data.prepare import build_dataset, seeded_rngs
-from harness.core.data.spec import Fraction, Seed, loader
+from harness.core.data.prepare import Split, build_dataset
+from harness.core.data.spec import loader
 
 
 @loader(task="classification")
 def load_digits(
+    split: Split,
     *,
-    seed: Seed = 0,
-    val_fraction: Fraction = 0.2,
-    test_fraction: Fraction = 0.2,
     standardize: bool = True,
 ) -> Dataset:
     """The digits as 64 pixel features (0..16 before standardization), stratified split.
@@ -34,15 +32,12 @@ def load_digits(
     Dataset(name='digits', task='classification', n_train=1151, n_val=287, n_test=359, n_features=64, n_classes=10, shift_step=None)
     """  # noqa: E501
     X, y = cached_digits()
-    _, split_rng = seeded_rngs(seed)
     return build_dataset(
         "digits",
         X,
         y,
         n_classes=10,
-        split_rng=split_rng,
-        val_fraction=val_fraction,
-        test_fraction=test_fraction,
+        split=split,
         standardize=standardize,
     )
 

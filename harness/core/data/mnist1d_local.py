@@ -26,8 +26,8 @@ import numpy as np
 from harness.core.data.cache import cache_dir, read_npz, save_npz_atomic
 from harness.core.data.checks import Range
 from harness.core.data.dataset import Dataset
-from harness.core.data.prepare import build_dataset, seeded_rngs
-from harness.core.data.spec import Fraction, Rule, loader
+from harness.core.data.prepare import Split, build_dataset
+from harness.core.data.spec import Rule, loader
 
 CACHE_FORMAT = 1
 #: The package's own held-out part (its ``train_split`` is 0.8): MNIST-1D's test set.
@@ -104,18 +104,17 @@ def cached_mnist1d(args: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray]:
 @loader(
     task="classification",
     rules=[
+        Rule("seed", lambda o: o["seed"] < 2**32, "must be < 2**32 (np.random.seed's range)"),
         Rule(
             "test_fraction",
             lambda o: math.isclose(o["test_fraction"], OWN_TEST_FRACTION),
             f"must be {OWN_TEST_FRACTION}: MNIST-1D keeps its own test part",
-        )
+        ),
     ],
 )
 def load_mnist1d(
+    split: Split,
     *,
-    seed: Annotated[int, Range(0, 2**32 - 1)] = 0,  # np.random.seed's range
-    val_fraction: Fraction = 0.2,
-    test_fraction: Fraction = OWN_TEST_FRACTION,
     num_samples: Annotated[int, Range(20)] = 5000,
     standardize: bool = True,
 ) -> Dataset:
@@ -128,21 +127,19 @@ def load_mnist1d(
     all samples by one global mean and std; ``standardize`` then standardizes each
     feature with train statistics. ``meta["generator_args"]`` records the arguments.
     """
-    args = generator_args(num_samples, seed)
+    args = generator_args(num_samples, split.seed)
     if not math.isclose(1.0 - float(args["train_split"]), OWN_TEST_FRACTION):
         raise RuntimeError(
             f"mnist1d's train_split is {args['train_split']}; OWN_TEST_FRACTION says 0.8"
         )
     X, y = cached_mnist1d(args)
     n_train_part = int(len(y) * float(args["train_split"]))  # the package's own split point
-    _, split_rng = seeded_rngs(seed)
     return build_dataset(
         "mnist1d",
         X,
         y,
         n_classes=10,
-        split_rng=split_rng,
-        val_fraction=val_fraction,
+        split=split,
         standardize=standardize,
         test_rows=np.arange(n_train_part, len(y)),
         meta={"generator_args": args},

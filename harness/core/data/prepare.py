@@ -11,10 +11,34 @@ the data, one splits it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 
+from harness.core.data.checks import Range
 from harness.core.data.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class Split:
+    """The options every data set takes, declared once: its seed and its split's fractions.
+
+    ``seed`` draws the data (``make_rng``) and, from an independent stream, the split;
+    ``test_fraction`` of the rows go to test first, then ``val_fraction`` of the rest to
+    validation. A loader receives them as its first argument (``harness.core.data.spec``).
+
+    >>> Split(seed=3).make_rng().random() == seeded_rngs(3)[0].random()
+    True
+    """
+
+    seed: Annotated[int, Range(0)] = 0
+    val_fraction: Annotated[float, Range(0, 1, open=True)] = 0.2
+    test_fraction: Annotated[float, Range(0, 1, open=True)] = 0.2
+
+    def make_rng(self) -> np.random.Generator:
+        """The generator that makes the data (the split draws from another)."""
+        return seeded_rngs(self.seed)[0]
 
 
 def seeded_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -74,36 +98,35 @@ def build_dataset(
     y: np.ndarray,
     *,
     n_classes: int | None,
-    split_rng: np.random.Generator,
-    val_fraction: float,
+    split: Split,
     standardize: bool,
-    test_fraction: float = 0.2,
     test_rows: np.ndarray | None = None,
     meta: Mapping[str, object] | None = None,
 ) -> Dataset:
     """Split ``(X, y)`` into train / validation / test and standardize with train statistics.
 
-    ``test_rows`` fixes the test part (a data set's own); otherwise ``test_fraction`` of the
-    rows are drawn for it. ``val_fraction`` is then a fraction of the rows left.
+    ``test_rows`` fixes the test part (a data set's own); otherwise ``split.test_fraction`` of
+    the rows are drawn for it. ``split.val_fraction`` is then a fraction of the rows left.
     ``n_classes=None`` makes a regression task (float64 targets, random split); otherwise
     labels are int64 and both splits are stratified.
 
     >>> X, y = np.arange(40.0).reshape(20, 2), np.arange(20) % 2
-    >>> ds = build_dataset("toy", X, y, n_classes=2, split_rng=np.random.default_rng(0),
-    ...                    val_fraction=0.25, standardize=True)
+    >>> ds = build_dataset("toy", X, y, n_classes=2, split=Split(val_fraction=0.25),
+    ...                    standardize=True)
     >>> ds.n_train, ds.n_val, ds.n_test, float(abs(ds.X_train.mean()) < 1e-12)
     (12, 4, 4, 1.0)
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64 if n_classes is None else np.int64)
     labels = None if n_classes is None else y
+    split_rng = seeded_rngs(split.seed)[1]
     if test_rows is None:
-        rest, test = split_indices(split_rng, len(y), test_fraction, labels)
+        rest, test = split_indices(split_rng, len(y), split.test_fraction, labels)
     else:
         test = np.sort(np.asarray(test_rows, dtype=np.int64))
         rest = np.setdiff1d(np.arange(len(y)), test)
     train, val = split_indices(
-        split_rng, len(rest), val_fraction, None if labels is None else labels[rest]
+        split_rng, len(rest), split.val_fraction, None if labels is None else labels[rest]
     )
     train, val = rest[train], rest[val]
     X_train, X_val, X_test = X[train], X[val], X[test]

@@ -1,7 +1,9 @@
 """A data set's options, defaults and checks, written once: in its loader's signature.
 
-A loader takes keyword-only options, each with a default and a type (``bool``, ``int`` or
-``float``), a number's allowed range beside it: ``n_classes: Annotated[int, Range(2)] = 4``.
+A loader takes the ``Split`` every data set shares (seed and fractions, declared once in
+``harness.core.data.prepare``), then its own keyword-only options, each with a default and a type
+(``bool``, ``int`` or ``float``), a number's allowed range beside it:
+``n_classes: Annotated[int, Range(2)] = 4``.
 ``@loader(task=...)`` reads that signature into ``Option``s and checks every call against them
 before the body runs, so a loader's body never checks an argument. The config class and the
 Hydra schema of a data set (``harness.core.config.dataset_config``) are made from the same
@@ -11,6 +13,7 @@ and refuse the rest with the same ``ConfigError``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import typing
@@ -20,14 +23,10 @@ from typing import Annotated
 
 from harness.core.data.checks import Range, check_bool, check_number
 from harness.core.data.dataset import TASKS, Dataset
+from harness.core.data.prepare import Split
 from harness.core.errors import ConfigError
 
 KINDS = (bool, int, float)
-
-
-#: The options every loader shares: the seed of its data and split, and the split's fractions.
-Seed = Annotated[int, Range(0)]
-Fraction = Annotated[float, Range(0, 1, open=True)]
 
 
 @dataclass(frozen=True)
@@ -64,28 +63,42 @@ class Rule:
 
 
 def read_options(function: Callable[..., Dataset]) -> tuple[Option, ...]:
-    """The ``Option``s of a loader's signature; a keyword without a default or a type is a bug.
+    """The ``Option``s of a loader: ``Split``'s, then its own keywords (each with a type and a
+    default: anything else is a bug, refused when the loader is declared).
 
-    >>> def load_toy(*, n: Annotated[int, Range(1)] = 3, flip: bool = False): ...
+    >>> def load_toy(split: Split, *, n: Annotated[int, Range(1)] = 3, flip: bool = False): ...
     >>> [(o.name, o.kind.__name__, o.default) for o in read_options(load_toy)]
-    [('n', 'int', 3), ('flip', 'bool', False)]
-    """
-    options = []
-    for parameter in inspect.signature(function, eval_str=True).parameters.values():
-        kind, limits = parameter.annotation, Range()
-        if typing.get_origin(kind) is Annotated:
-            kind, limits = typing.get_args(kind)[:2]
+    [('seed', 'int', 0), ('val_fraction', 'float', 0.2), ('test_fraction', 'float', 0.2), ('n', 'int', 3), ('flip', 'bool', False)]
+    """  # noqa: E501
+    first, *own = inspect.signature(function, eval_str=True).parameters.values()
+    if first.name != "split" or first.kind is first.KEYWORD_ONLY:
+        raise TypeError(f"{function.__name__}: the first argument must be `split: Split`")
+    hints = typing.get_type_hints(Split, include_extras=True)
+    options = [_option(f.name, hints[f.name], f.default) for f in dataclasses.fields(Split)]
+    for parameter in own:
         if parameter.kind is not parameter.KEYWORD_ONLY or parameter.default is parameter.empty:
             raise TypeError(f"{function.__name__}: {parameter.name} needs `*, name: type = value`")
-        if kind not in KINDS:
-            raise TypeError(f"{function.__name__}: {parameter.name} must be a bool, int or float")
-        options.append(Option(parameter.name, kind, parameter.default, limits))
+        options.append(_option(parameter.name, parameter.annotation, parameter.default))
     return tuple(options)
 
 
+def _option(name: str, annotation: object, default: object) -> Option:
+    kind, allowed = annotation, Range()
+    if typing.get_origin(kind) is Annotated:
+        kind, allowed = typing.get_args(kind)[:2]
+    if kind not in KINDS:
+        raise TypeError(f"option {name} must be a bool, int or float, not {kind}")
+    return Option(name, kind, default, allowed)
+
+
+#: The options ``Split`` holds; a loader's own options come after them.
+SPLIT_KEYS = tuple(field.name for field in dataclasses.fields(Split))
+
+
 class Loader:
-    """A data-set loader with what its signature declares: ``options``, and the ``task`` its
-    data sets pose (one of ``TASKS``). Calling it checks the options, then loads."""
+    """A data-set loader with what its signature declares: ``options`` (``Split``'s and its own),
+    and the ``task`` its data sets pose (one of ``TASKS``). Calling it with keywords checks them
+    all, then loads: ``load_spirals(seed=1, noise=0.3)``."""
 
     def __init__(self, function: Callable[..., Dataset], task: str, rules: Iterable[Rule] = ()):
         functools.update_wrapper(self, function)
@@ -96,7 +109,12 @@ class Loader:
         self.check(self.defaults())  # a default its own range refuses is a bug: fail at import
 
     def __call__(self, **values: object) -> Dataset:
-        return self.function(**self.check(values))
+        own = self.check(values)
+        split = Split(**{key: own.pop(key) for key in SPLIT_KEYS})
+        return self.function(split, **own)
+
+    def __reduce__(self) -> str:
+        return self.__qualname__  # pickled by name, like the function it wraps
 
     def defaults(self) -> dict[str, object]:
         """Every option with its default."""

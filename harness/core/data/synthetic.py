@@ -11,9 +11,10 @@ from typing import Annotated
 
 import numpy as np
 
+from harness.core.data.checks import Range
 from harness.core.data.dataset import Dataset
-from harness.core.data.prepare import build_dataset, seeded_rngs
-from harness.core.data.spec import Fraction, Range, Rule, Seed, loader
+from harness.core.data.prepare import Split, build_dataset
+from harness.core.data.spec import Rule, loader
 
 SPIRAL_TURNS = 1.5
 
@@ -72,10 +73,8 @@ def make_linreg(
 
 @loader(task="classification")
 def load_spirals(
+    split: Split,
     *,
-    seed: Seed = 0,
-    val_fraction: Fraction = 0.2,
-    test_fraction: Fraction = 0.2,
     n_samples: Annotated[int, Range(10)] = 1000,
     noise: Annotated[float, Range(0)] = 0.2,
     standardize: bool = True,
@@ -85,16 +84,13 @@ def load_spirals(
     >>> load_spirals(n_samples=100)
     Dataset(name='spirals', task='classification', n_train=64, n_val=16, n_test=20, n_features=2, n_classes=2, shift_step=None)
     """  # noqa: E501
-    make_rng, split_rng = seeded_rngs(seed)
-    X, y = make_spirals(make_rng, n_samples, noise)
+    X, y = make_spirals(split.make_rng(), n_samples, noise)
     return build_dataset(
         "spirals",
         X,
         y,
         n_classes=2,
-        split_rng=split_rng,
-        val_fraction=val_fraction,
-        test_fraction=test_fraction,
+        split=split,
         standardize=standardize,
     )
 
@@ -110,10 +106,8 @@ def load_spirals(
     ],
 )
 def load_blobs(
+    split: Split,
     *,
-    seed: Seed = 0,
-    val_fraction: Fraction = 0.2,
-    test_fraction: Fraction = 0.2,
     n_samples: Annotated[int, Range(10)] = 1000,
     n_classes: Annotated[int, Range(2)] = 4,
     n_features: Annotated[int, Range(1)] = 10,
@@ -127,32 +121,27 @@ def load_blobs(
     """
     from sklearn.datasets import make_blobs  # imported here: sklearn costs ~1.6 s to import
 
-    make_rng, split_rng = seeded_rngs(seed)
     X, y = make_blobs(
         n_samples=n_samples,
         n_features=n_features,
         centers=n_classes,
         cluster_std=cluster_std,
-        random_state=int(make_rng.integers(2**32 - 1)),
+        random_state=int(split.make_rng().integers(2**32 - 1)),
     )
     return build_dataset(
         "blobs",
         X,
         y,
         n_classes=n_classes,
-        split_rng=split_rng,
-        val_fraction=val_fraction,
-        test_fraction=test_fraction,
+        split=split,
         standardize=standardize,
     )
 
 
 @loader(task="regression")
 def load_linreg(
+    split: Split,
     *,
-    seed: Seed = 0,
-    val_fraction: Fraction = 0.2,
-    test_fraction: Fraction = 0.2,
     n_samples: Annotated[int, Range(10)] = 1000,
     n_features: Annotated[int, Range(1)] = 20,
     condition_number: Annotated[float, Range(1)] = 100.0,
@@ -169,17 +158,14 @@ def load_linreg(
     >>> ds.task, ds.n_classes, ds.y_train.dtype, ds.meta["w_star"].shape
     ('regression', None, dtype('float64'), (3,))
     """
-    make_rng, split_rng = seeded_rngs(seed)
-    X, y, w_star = make_linreg(make_rng, n_samples, n_features, condition_number, noise)
+    X, y, w_star = make_linreg(split.make_rng(), n_samples, n_features, condition_number, noise)
     meta = {"w_star": w_star, "condition_number": condition_number}
     return build_dataset(
         "linreg",
         X,
         y,
         n_classes=None,
-        split_rng=split_rng,
-        val_fraction=val_fraction,
-        test_fraction=test_fraction,
+        split=split,
         standardize=standardize,
         meta=meta,
     )
