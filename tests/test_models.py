@@ -427,6 +427,7 @@ def test_every_model_declares_the_task_its_constructor_fits():
 def test_a_model_is_paired_only_with_data_of_its_task(model, tmp_path, monkeypatch):
     """Every pairing a config accepts trains (finite loss and gradient on a batch of it); every
     other is refused in one line naming both keys and the data sets allowed with the model."""
+    assert set(SMALL_DATA) == set(DATASETS), "a registered data set without its row here"
     monkeypatch.setenv("OPTLAB_CACHE_DIR", str(tmp_path))
     model_config = MODEL_CONFIGS.get(model, Function2DConfig)(name=model)
     accepted = []
