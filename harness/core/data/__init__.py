@@ -1,10 +1,11 @@
 """Offline, seeded data sets for the optimizer lab, by name.
 
 ``DATASETS`` maps each config name (``conf/dataset/<name>.yaml``) to its loader. A loader's
-signature is the one place a data set's options, defaults and allowed values are written, and
-``@loader(task=...)`` beside it says what it poses (``harness.core.data.spec``); the config class
-and the Hydra schema are made from it (``harness.core.config.dataset_config``). So a new data set
-is its loader, its YAML and one entry here. Non-stationary variants come from
+signature is the one place a data set's own options, defaults and allowed values are written
+(the seed and split every data set shares are ``prepare.Split``'s), and ``@loader(task=...)``
+beside it says what it poses (``harness.core.data.spec``); the config class and the Hydra schema
+are made from it (``harness.core.config.dataset_config``). So a new data set is its loader, its
+YAML and one entry here (tests/test_data.py adds one that way). Non-stationary variants come from
 ``Dataset.with_shift``.
 """
 

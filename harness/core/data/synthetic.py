@@ -1,8 +1,8 @@
 """Synthetic data sets made from a seed: ``spirals``, ``blobs`` and ``linreg``.
 
 Each ``make_*`` returns raw arrays from a ``Generator``; each ``load_*`` declares its options
-in its signature (``harness.core.data.spec``, which checks them) and hands the arrays to
-``build_dataset``.
+in its signature (``harness.core.data.spec`` checks them before the body runs) and hands the
+arrays to ``build_dataset``.
 """
 
 from __future__ import annotations
