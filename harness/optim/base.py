@@ -204,7 +204,7 @@ class Optimizer:
             }
             layout = {k: (v.shape, v.dtype.str) for k, v in self._delta.items()}
             if self._recorded:
-                last_update = {k: v.copy() for k, v in self._delta.items()}
+                last_update = {"delta": {k: v.copy() for k, v in self._delta.items()}}
         return {
             "hyperparams": self.hyperparams(),
             "t": self.t,
@@ -230,7 +230,7 @@ class Optimizer:
                 self.state[name][key] = value
         last_update = state_dict.get("last_update")
         self._recorded = last_update is not None
-        for key, value in (last_update or {}).items():
+        for key, value in (last_update or {"delta": {}})["delta"].items():
             self._delta[key] = value
 
     def __repr__(self) -> str:
