@@ -225,15 +225,22 @@ def test_time_to_target_criterion_is_the_first_step_at_the_target():
 
 # --- the protocol's own checks -------------------------------------------------------------------
 def test_protocol_refuses_overlapping_seeds_and_bad_spaces():
-    arm = Arm("adagrad", (0.01, 1.0))
+    arm = Arm("adagrad", {"lr": (0.01, 1.0)})
     with pytest.raises(ValueError, match="must not reuse tuning seeds"):
         Protocol(arms=(arm,), tune_seeds=(0, 1), verdict_seeds=(1, 2))
     with pytest.raises(ValueError, match="needs a perfect power"):
-        Protocol(arms=(Arm("rmsprop", (1e-4, 1e-2), (0.5, 0.99)),), budget=8, search="grid")
+        space = {"lr": (1e-4, 1e-2), "decay_rate": (0.5, 0.99)}
+        Protocol(arms=(Arm("rmsprop", space),), budget=8, search="grid")
     with pytest.raises(ValueError, match="time_to_target needs"):
         Protocol(arms=(arm,), criterion="time_to_target")
-    with pytest.raises(ValueError, match="needs 0 < low"):
-        Arm("adam", (0.1, 0.01))
+    with pytest.raises(ValueError, match=r"adam.lr=\[0.1, 0.01\]: needs low <= high"):
+        Arm("adam", {"lr": (0.1, 0.01)})
+    with pytest.raises(ValueError, match=r"adadelta.rho=\[0.5, 1.5\]: .* must be in \[0, 1\)"):
+        Arm("adadelta", {"lr": (0.1, 1.0), "rho": (0.5, 1.5)})
+    with pytest.raises(ValueError, match="then any of rho; got lr, decay_rate"):
+        Arm("adadelta", {"lr": (0.1, 1.0), "decay_rate": (0.5, 0.9)})  # RMSprop's, not AdaDelta's
+    with pytest.raises(ValueError, match="then any of beta1, beta2; got eps"):
+        Arm("amsgrad", {"eps": (1e-8, 1e-6)})  # not searched, and lr is missing
 
 
 def test_conf_tuning_protocols_compose_for_every_arm(tmp_path):
