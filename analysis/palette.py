@@ -97,8 +97,13 @@ def to_label_order(runs: pd.DataFrame) -> list[str]:
     ['RMSprop α=0.9', 'RMSprop α=0.99', 'Adam']
     >>> runs = pd.DataFrame({"label": ["AMSGrad", "AdaDelta ρ=0.95", "AdaDelta ρ=0.9"],
     ...     "optimizer": ["amsgrad", "adadelta", "adadelta"], "optimizer.rho": [None, .95, .9]})
-    >>> to_label_order(runs), to_palette(runs)["AMSGrad"] == sns.color_palette(["#8c564b"])[0]
-    (['AdaDelta ρ=0.9', 'AdaDelta ρ=0.95', 'AMSGrad'], True)
+    >>> to_label_order(runs)
+    ['AdaDelta ρ=0.9', 'AdaDelta ρ=0.95', 'AMSGrad']
+    >>> palette = to_palette(runs)  # hues of their own: AdaDelta's purple, AMSGrad brown
+    >>> sns.light_palette("#9467bd", 3)[1:] == [palette[k] for k in to_label_order(runs)[:2]]
+    True
+    >>> palette["AMSGrad"] == sns.color_palette(["#8c564b"])[0]
+    True
     """
     return _labels(runs)["label"].tolist()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from harness.config import OPTIMIZER_CONFIGS, Config, ConfigError
 from harness.optim import (
     OPTIMIZERS,
     SGD,
@@ -21,6 +23,8 @@ from harness.optim import (
     Nesterov,
     RMSprop,
 )
+from harness.store import PROJECT_ROOT
+from harness.tracking import label, run_name
 
 
 # --- each rule in plain numpy, the reference the optimizers are checked against bit for bit ----
@@ -385,3 +389,38 @@ def test_large_models_take_the_compiled_loop_and_small_ones_numpy():
     small.update({"w": np.zeros(10)}, {"w": np.ones(10)})
     large.update({"w": np.zeros(large.compiled_from)}, {"w": np.ones(large.compiled_from)})
     assert (small._compiled, large._compiled) == (False, True)
+
+
+# --- the spec: what the rest of the lab derives from each class --------------------------------
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_spec_names_every_constructor_argument_and_a_label_of_its_own(name):
+    cls = OPTIMIZERS[name]
+    signature = inspect.signature(cls.__init__).parameters
+    assert list(cls.hyperparameters) == [p for p in signature if p != "self"]
+    assert cls(**cls.defaults()).hyperparams() == cls.defaults()
+    labels = [other.label for other in OPTIMIZERS.values()]
+    assert cls.label and labels.count(cls.label) == 1
+    assert (PROJECT_ROOT / "conf" / "optimizer" / f"{name}.yaml").is_file()
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_config_refuses_each_hyperparameter_outside_its_range_in_one_line(name):
+    schema = OPTIMIZER_CONFIGS[name]
+    assert schema().hyperparams() == OPTIMIZERS[name].defaults()
+    for key, spec in OPTIMIZERS[name].hyperparameters.items():
+        for bad in (spec.low - 1, spec.high if spec.high < math.inf else "0.1"):
+            with pytest.raises(ConfigError) as error:
+                schema(**{key: bad})
+            assert str(error.value) == f"optimizer.{key}={bad!r}: {spec.allowed()}"
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_labels_and_run_names_part_groups_by_the_hyperparameters_that_name_them(name):
+    cls, schema = OPTIMIZERS[name], OPTIMIZER_CONFIGS[name]
+    base = Config(optimizer=schema())
+    assert label(base).startswith(cls.label)
+    assert run_name(base).startswith(f"{name}-")
+    for key, spec in cls.hyperparameters.items():
+        other = Config(optimizer=schema(**{key: getattr(base.optimizer, key) / 2}))
+        differ = (label(other) != label(base), run_name(other) != run_name(base))
+        assert differ == ((spec.symbol is not None,) * 2 if key != "lr" else (False, True))

@@ -246,7 +246,7 @@ def adadelta_rule(g, square_avg, acc_delta, rho, lr, eps):
     return -(lr * dx), square_avg, acc_delta, lr * step_size
 
 
-class AMSGrad(Optimizer):
+class AMSGrad(Adam):
     """AMSGrad (Reddi, Kale & Kumar, 2018), as ``torch.optim.Adam(amsgrad=True)``:
 
     ``m ← β1·m + (1 − β1)·g``;  ``v ← β2·v + (1 − β2)·g²``;  ``v_max ← max(v_max, v)``;
@@ -272,13 +272,6 @@ class AMSGrad(Optimizer):
 
     state_names = ("m", "v", "v_max")
     label = "AMSGrad"
-    hyperparameters = {"lr": POSITIVE, "beta1": DECAY, "beta2": DECAY, "eps": EPS}
-
-    def __init__(
-        self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
-    ):
-        super().__init__(lr)
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def _corrections(self) -> tuple[float, float]:
         """``1 − β1^t`` and ``√(1 − β2^t)`` of the current update."""
