@@ -262,3 +262,36 @@ def test_conf_tuning_protocols_compose_for_every_arm(tmp_path):
 def test_extra_overrides_may_not_set_what_the_protocol_owns(capsys):
     assert tune.main(["stall", "--", "seed=3"]) == 2
     assert "the protocol sets" in capsys.readouterr().err
+
+
+def test_a_protocol_searches_any_hyperparameter_its_optimizer_lets_it(tmp_path):
+    """AdaDelta's ρ and AMSGrad's β2 are searched on a log scale of 1 − value, like RMSprop's α,
+    with no change to the protocol's code; the trials table shows what varied."""
+    path = tmp_path / "new.yaml"
+    path.write_text(
+        "preset: stall\noverrides: [dataset=digits]\nbudget: 4\nsearch: grid\narms:\n"
+        "  adadelta: {lr: [0.1, 1.0], rho: [0.9, 0.99]}\n"
+        "  amsgrad: {lr: [1.0e-3, 1.0e-2], beta2: [0.9, 0.999]}\n"
+    )
+    protocol = load_protocol(path)
+    picks = {arm.optimizer: range(protocol.budget) for arm in protocol.arms}
+    jobs = tune.compose_jobs(protocol, "tune", picks, [0], f"sqlite:///{tmp_path}/m.db", "p")
+    assert len(jobs) == 8
+    for job in jobs:
+        trial = protocol.trials(protocol.arm(job.key[2]))[job.key[3]]
+        composed = {f"optimizer.{k}": v for k, v in job.cfg.optimizer.hyperparams().items()}
+        assert trial.items() <= composed.items()
+    rhos = {t["optimizer.rho"] for t in protocol.trials(protocol.arm("adadelta"))}
+    assert rhos == {0.9, 0.99}
+    runs = pd.DataFrame(
+        {
+            "arm": ["adadelta"] * 2 + ["amsgrad"] * 2,
+            "trial": [0, 1, 0, 1],
+            "seed": [0] * 4,
+            "optimizer.lr": [0.1, 0.1, 0.001, 0.01],
+            "optimizer.rho": [0.9, 0.99, None, None],
+            "optimizer.beta1": [None, None, 0.9, 0.9],  # not searched: the same in every trial
+        }
+    )
+    table = to_trial_scores(runs, pd.Series([1.0, 2.0, 3.0, 4.0]))
+    assert {"lr", "rho"} <= set(table.columns) and "beta1" not in table.columns

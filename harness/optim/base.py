@@ -29,7 +29,7 @@ class Optimizer:
     and also uses ``delta`` as scratch space; ``_compiled_step`` runs the same arithmetic as one
     loop from ``harness.optim.kernels`` (one pass over memory instead of about nine) and gets
     an empty ``delta`` when Δp is not kept: a trainer that reads ``internals()`` every k steps
-    sets ``record_update = False`` in between, which saves a write pass. Models with at least
+    passes ``update(..., record=False)`` in between, which saves a write pass. Models with at least
     ``compiled_from`` parameters take the compiled loop.
 
     A subclass also carries its spec (``harness.optim.spec``): ``label`` and a
