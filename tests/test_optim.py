@@ -321,6 +321,22 @@ def test_state_dict_round_trip_continues_bit_identically(name):
     np.testing.assert_array_equal(saved_params.flat, straight.flat)
 
 
+def test_a_state_dict_from_before_last_update_existed_still_restores():
+    params = FlatDict.from_arrays({"w": np.ones(4)})
+    grads = FlatDict.from_arrays({"w": np.full(4, 0.5)})
+    opt = RMSprop(lr=0.1)
+    opt.update(params, grads)
+    saved = opt.state_dict()
+    assert saved.pop("last_update") is not None
+    restored = RMSprop()
+    restored.load_state_dict(saved)
+    assert "update_ratio" not in restored.internals(params)  # no Δp saved: none claimed
+    twin = params.copy()
+    opt.update(params, grads)
+    restored.update(twin, grads)
+    np.testing.assert_array_equal(twin.flat, params.flat)
+
+
 def test_internals_report_adagrads_shrinking_step():
     opt, params = Adagrad(lr=0.1), FlatDict.from_arrays({"w": np.ones(1000)})
     grads = FlatDict.from_arrays({"w": np.full(1000, 0.5)})
