@@ -400,6 +400,27 @@ def test_updates_without_recording_move_params_alike_and_leave_out_the_ratio(nam
     assert skip.internals()["effective_lr_median"] == keep.internals()["effective_lr_median"]
 
 
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_compiled_and_numpy_paths_leave_the_same_state_and_internals(name):
+    rng = np.random.default_rng(9)
+    start = FlatDict.from_arrays({"W": rng.normal(size=(8, 5)), "b": rng.normal(size=5)})
+    grads = [
+        FlatDict.from_arrays({"W": rng.normal(size=(8, 5)), "b": rng.normal(size=5)})
+        for _ in range(3)
+    ]
+    runs = []
+    for compiled_from in (0, 10**9):
+        params, opt = start.copy(), OPTIMIZERS[name](lr=0.01)
+        opt.compiled_from = compiled_from
+        for g in grads:
+            opt.update(params, g)
+        runs.append((opt.state or {}, opt.internals()))
+    (compiled_state, compiled_internals), (numpy_state, numpy_internals) = runs
+    assert compiled_internals == numpy_internals
+    for buffer in numpy_state:
+        np.testing.assert_array_equal(compiled_state[buffer].flat, numpy_state[buffer].flat)
+
+
 def test_large_models_take_the_compiled_loop_and_small_ones_numpy():
     small, large = RMSprop(), RMSprop()
     small.update({"w": np.zeros(10)}, {"w": np.ones(10)})
