@@ -144,8 +144,16 @@ class Protocol:
         return next(arm for arm in self.arms if arm.optimizer == name)
 
     def key(self) -> str:
-        """Same protocol → same key → the same parent run (a rerun resumes it)."""
-        text = json.dumps(asdict(self), sort_keys=True, default=str)
+        """Same protocol → same key → the same parent run (a rerun resumes it).
+
+        An arm hashes as ``{optimizer, lr, decay_rate, …}``, the fields ``Arm`` had before it
+        took any searched hyperparameter, so protocols of that time keep their parent runs.
+        """
+        tree = asdict(self)
+        tree["arms"] = [
+            {"optimizer": arm.optimizer, "decay_rate": None, **arm.space} for arm in self.arms
+        ]
+        text = json.dumps(tree, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -7,8 +7,11 @@ selection rule is checked against a hand-built store with known values.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+from dataclasses import asdict
 from unittest import mock
 
 import numpy as np
@@ -295,3 +298,17 @@ def test_a_protocol_searches_any_hyperparameter_its_optimizer_lets_it(tmp_path):
     )
     table = to_trial_scores(runs, pd.Series([1.0, 2.0, 3.0, 4.0]))
     assert {"lr", "rho"} <= set(table.columns) and "beta1" not in table.columns
+
+
+def test_a_protocol_keeps_the_key_it_had_when_arms_had_only_lr_and_decay_rate():
+    """A rerun resumes its parent run: the key hashes each arm in the fields Arm had then."""
+    for name in ("stall", "shift"):
+        protocol = load_protocol(name)
+        then = asdict(protocol)
+        then["arms"] = [
+            {"optimizer": arm.optimizer, "lr": arm.space["lr"], "decay_rate": None}
+            | ({"decay_rate": arm.space["decay_rate"]} if "decay_rate" in arm.space else {})
+            for arm in protocol.arms
+        ]
+        text = json.dumps(then, sort_keys=True, default=str)
+        assert protocol.key() == hashlib.sha256(text.encode()).hexdigest()[:12]
