@@ -55,8 +55,9 @@ lint: $(STAMP) ## ruff check and format check
 ui: $(STAMP) ## Open the MLflow UI on the embedded store (127.0.0.1)
 	$(PY) -m harness.ui
 
-report: $(STAMP) ## Report on a sweep: EXPERIMENT=stall (default) SWEEP=latest|all|<parent run id>
-	$(PY) -m analysis.report --experiment $${EXPERIMENT:-stall} --sweep $${SWEEP:-latest}
+report: $(STAMP) ## Report on a sweep: EXPERIMENT=stall SWEEP=latest|all|<run id> REPORT_LANG=en|ja
+	$(PY) -m analysis.report --experiment $${EXPERIMENT:-stall} --sweep $${SWEEP:-latest} \
+	  --lang $${REPORT_LANG:-en}
 
 tune: $(STAMP) ## Tuned comparison: STUDY=stall (default) or shift; ARGS="--budget 8"
 	$(PY) -m experiments.tune $${STUDY:-stall} $${ARGS:-}
