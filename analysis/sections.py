@@ -131,7 +131,7 @@ def _study_section(study: Study, analysis: Analysis, tr: Strings) -> Section:
 NOT_STUDY_PARAMS = ("tracking.", "trainer.progress", "trainer.checkpoint_every")
 
 
-def _config_section(runs: pd.DataFrame, tr: Strings) -> Section:
+def _config_section(runs: pd.DataFrame, tr: Strings | None = None) -> Section:
     """Swept: what varies within an optimizer (its lr grid, RMSprop's α) and the optimizer
     itself; per optimizer: defaults that differ between optimizers but are fixed for each
     (Adam's eps); fixed: the rest that matters to the study (no tracking settings, no shift
@@ -153,6 +153,7 @@ def _config_section(runs: pd.DataFrame, tr: Strings) -> Section:
     ]  # fmt: skip
     fixed = [(p, v[0] if v else "None") for p, v in values.items() if len(v) <= 1]
     seeds = ", ".join(str(s) for s in sorted(runs["seed"].dropna().unique()))
+    tr = tr or load(DEFAULT)
     blocks = [
         tr("config.swept", seeds=seeds),
         pd.DataFrame(swept, columns=["param", "values"]),
