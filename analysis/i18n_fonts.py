@@ -25,6 +25,7 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 from matplotlib import font_manager
 
+from analysis.load import AnalysisError
 from analysis.strings import Strings
 
 __all__ = ["FALLBACK_FAMILY", "figure_font", "font_face_css", "font_file", "web_family"]
@@ -46,7 +47,7 @@ def font_file(font: dict) -> Path:
     except importlib.metadata.PackageNotFoundError:
         path = None
     if path is None or not path.is_file():
-        raise FileNotFoundError(
+        raise AnalysisError(
             f"the {font['family']} font comes with {font['distribution']}, which is not "
             "installed; run make venv (or pip install -e .)"
         )

@@ -93,6 +93,21 @@ def test_an_unknown_language_is_one_line_exit_2_and_nothing_written(store, tmp_p
     assert lines == ["error: --lang 'fr' is not a report language; choose one of en, ja"]
 
 
+def test_without_the_font_package_the_japanese_report_is_one_line_exit_2(
+    store, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setitem(ja.FIGURE_FONT, "distribution", "no-such-font-package")
+    out = tmp_path / "report"
+    code = main(["--experiment", MAIN_EXPERIMENT, "--tracking-uri", store.tracking_uri,
+                 "--out", str(out), "--lang", "ja", "--no-log"])  # fmt: skip
+    assert code == 2 and not out.exists() and not list(tmp_path.iterdir())  # no staging left
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1] == (
+        "error: the IPAexGothic font comes with no-such-font-package, which is not installed; "
+        "run make venv (or pip install -e .)"
+    )
+
+
 # --- the report ----------------------------------------------------------------------------
 def test_the_japanese_report_has_every_section_and_sentence_in_japanese(report_ja):
     out, _ = report_ja
