@@ -45,11 +45,11 @@ from matplotlib.figure import Figure
 from analysis.figures import plot_accumulator, plot_effective_lr, plot_loss_curves
 from analysis.findings import to_findings, to_sentences
 from analysis.load import load_study
-from harness import schemas  # noqa: F401  (registers the typed configs before any compose)
-from harness.app import to_config
-from harness.job import run_job
+from harness.cli import schemas  # noqa: F401  (registers the typed configs before any compose)
+from harness.cli.app import to_config
 from harness.optim import Adagrad, RMSprop
-from harness.store import PROJECT_ROOT
+from harness.tracking.job import run_job
+from harness.tracking.store import PROJECT_ROOT
 
 # A class runs the full size; the notebook's test sets OPTLAB_NOTEBOOK_SIZE=tiny.
 TINY = os.environ.get("OPTLAB_NOTEBOOK_SIZE") == "tiny"
