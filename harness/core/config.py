@@ -316,7 +316,7 @@ class TrackingConfig:
             self.metric_every >= 0,
             "tracking.metric_every",
             self.metric_every,
-            "must be >= 0 (0 picks a stride that keeps <= 1000 points per curve)",
+            "must be >= 0 (0: the stride that keeps harness.tracking.sink.UI_POINTS per curve)",
         )
         for key in self.tags:
             _check(
