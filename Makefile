@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export DO_NOT_TRACK ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-long test-full lint ui report bench server postgres tune test-slurm clean
+.PHONY: help venv demo test test-long test-full lint ui report notebook bench server postgres tune test-slurm clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,8 +55,18 @@ lint: $(STAMP) ## ruff check and format check
 ui: $(STAMP) ## Open the MLflow UI on the embedded store (127.0.0.1)
 	$(PY) -m harness.tracking.ui
 
-report: $(STAMP) ## Report on a sweep: EXPERIMENT=stall (default) SWEEP=latest|all|<parent run id>
-	$(PY) -m analysis.report --experiment $${EXPERIMENT:-stall} --sweep $${SWEEP:-latest}
+report: $(STAMP) ## Report on a sweep: EXPERIMENT=stall SWEEP=latest|all|<run id> REPORT_LANG=en|ja
+	$(PY) -m analysis.report --experiment $${EXPERIMENT:-stall} --sweep $${SWEEP:-latest} \
+	  --lang $${REPORT_LANG:-en}
+
+# The notebook's source is the percent script; the executed .ipynb and its HTML are built here.
+NOTEBOOK_OUT := reports/notebook
+
+notebook: $(STAMP) ## Execute docs/lecture_to_lab.py into reports/notebook/ (.ipynb and .html)
+	@mkdir -p $(NOTEBOOK_OUT)
+	$(VENV)/bin/jupytext --to ipynb --execute --output $(NOTEBOOK_OUT)/lecture_to_lab.ipynb \
+	  docs/lecture_to_lab.py
+	$(VENV)/bin/jupyter nbconvert --to html $(NOTEBOOK_OUT)/lecture_to_lab.ipynb
 
 tune: $(STAMP) ## Tuned comparison: STUDY=stall (default) or shift; ARGS="--budget 8"
 	$(PY) -m experiments.tune $${STUDY:-stall} $${ARGS:-}

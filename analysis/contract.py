@@ -10,6 +10,7 @@ True
 
 from __future__ import annotations
 
+from harness.core.optim import OPTIMIZERS
 from harness.core.train import EVAL_METRICS, STEP_METRICS
 from harness.tracking.job import (
     IN_SWEEP_TAG as IN_SWEEP_TAG,  # + a sweep's parent id: a job it skipped
@@ -48,7 +49,7 @@ CURVE_METRICS = STEP_METRICS + EVAL_METRICS  # what the training loop records
 TRAJECTORY_COLUMNS = ("x", "y")
 TRAJECTORY_MODELS = ("quadratic2d", "rosenbrock", "beale")
 
-OPTIMIZER_ORDER = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+OPTIMIZER_ORDER = tuple(OPTIMIZERS)  # the registry's order: SGD … Adam, AMSGrad
 
 
 def default_tracking_uri() -> str:

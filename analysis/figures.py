@@ -33,6 +33,7 @@ from analysis.figure_data import (
     shift_steps,
     with_ok,
 )
+from analysis.i18n_fonts import figure_font
 from analysis.palette import (
     FORMATS,
     add_legend,
@@ -50,6 +51,7 @@ from analysis.stats import (
     to_smoothed_curves,
     to_time_to_target,
 )
+from analysis.strings import DEFAULT, Strings, load
 from analysis.trajectories import plot_trajectories
 
 __all__ = [
@@ -129,7 +131,7 @@ def _mark_shift(ax: Axes, runs: pd.DataFrame) -> None:
 
 
 def _curve_panels(
-    runs: pd.DataFrame, curves: pd.DataFrame, metrics: Sequence[str], log: bool
+    runs: pd.DataFrame, curves: pd.DataFrame, metrics: Sequence[str], log: bool, tr: Strings
 ) -> Figure | None:
     """A row of panels, one per problem, per metric (one problem: the metrics side by side)."""
     present = [m for m in metrics if has_metric(curves, m)]
@@ -141,13 +143,14 @@ def _curve_panels(
     panels = []
     for col, (problem, subset) in enumerate(problems):
         for row, metric in enumerate(present):
-            ax, source, ylabel = axes[0, row] if single else axes[row, col], curves, metric
+            ax, source, ylabel = axes[0, row] if single else axes[row, col], curves, tr.term(metric)
             if metric.startswith("train"):  # minibatch noise: plot a trailing mean per run
-                source, ylabel = to_smoothed_curves(curves, subset, metric), f"{metric} (smoothed)"
+                source = to_smoothed_curves(curves, subset, metric)
+                ylabel = tr("fig.smoothed", metric=tr.term(metric))
             _draw_ci(ax, _ci(source, subset, metric, log), subset)
             _mark_shift(ax, subset)
-            ax.set(xlabel="step", ylabel=ylabel, yscale="log" if log else "linear")
-            ax.set_title(metric.replace("_", " ") if single else problem)
+            ax.set(xlabel=tr("fig.step"), ylabel=ylabel, yscale="log" if log else "linear")
+            ax.set_title(tr.term(metric).replace("_", " ") if single else problem)
             if log:
                 set_log_ticks(ax, "y")
             panels.append((subset, seed_counts(curves, subset, metric)))
@@ -157,16 +160,21 @@ def _curve_panels(
 
 @styled
 def plot_loss_curves(
-    runs: pd.DataFrame, curves: pd.DataFrame, metrics: Sequence[str] = ("train_loss", "val_loss")
+    runs: pd.DataFrame,
+    curves: pd.DataFrame,
+    metrics: Sequence[str] = ("train_loss", "val_loss"),
+    lang: str = DEFAULT,
 ) -> Figure | None:
     """Train and validation loss (log scale): geometric mean over seeds, 95 % t-band."""
-    return _curve_panels(runs, curves, metrics, log=True)
+    return _curve_panels(runs, curves, metrics, log=True, tr=load(lang))
 
 
 @styled
-def plot_accuracy_curves(runs: pd.DataFrame, curves: pd.DataFrame) -> Figure | None:
+def plot_accuracy_curves(
+    runs: pd.DataFrame, curves: pd.DataFrame, lang: str = DEFAULT
+) -> Figure | None:
     """Validation accuracy, mean over seeds with 95 % t-bands (None for regression/2-D)."""
-    return _curve_panels(runs, curves, ["val_accuracy"], log=False)
+    return _curve_panels(runs, curves, ["val_accuracy"], log=False, tr=load(lang))
 
 
 def _effective_lr_band(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -184,7 +192,9 @@ def _effective_lr_band(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame
 
 
 @styled
-def plot_effective_lr(runs: pd.DataFrame, curves: pd.DataFrame) -> Figure | None:
+def plot_effective_lr(
+    runs: pd.DataFrame, curves: pd.DataFrame, lang: str = DEFAULT
+) -> Figure | None:
     """Median effective step size vs step, log-log, p10–p90 band, and a t^(-1/2) reference.
 
     Only adaptive optimizers: the others' effective step is their lr.
@@ -192,14 +202,14 @@ def plot_effective_lr(runs: pd.DataFrame, curves: pd.DataFrame) -> Figure | None
     adaptive = adaptive_runs(runs)
     if adaptive.empty or not has_metric(curves, "effective_lr_median"):
         return None
-    problems = best_by_problem(adaptive)
+    problems, tr = best_by_problem(adaptive), load(lang)
     fig, axes = new_figure(len(problems))
     for ax, (problem, subset) in zip(axes.flat, problems, strict=True):
         band = _effective_lr_band(curves, subset)
         _draw_ci(ax, band, subset)
         if len(band):
             _draw_reference(ax, band)
-        ax.set(xscale="log", yscale="log", xlabel="step t", ylabel="median effective step size")
+        ax.set(xscale="log", yscale="log", xlabel=tr("fig.step_t"), ylabel=tr("fig.effective_lr"))
         ax.set_title(problem)
         set_log_ticks(ax, "x")
         set_log_ticks(ax, "y")
@@ -218,16 +228,19 @@ def _draw_reference(ax: Axes, median: pd.DataFrame) -> None:
 
 
 @styled
-def plot_accumulator(runs: pd.DataFrame, curves: pd.DataFrame) -> Figure | None:
+def plot_accumulator(
+    runs: pd.DataFrame, curves: pd.DataFrame, lang: str = DEFAULT
+) -> Figure | None:
     """Mean squared-gradient accumulator over time: Adagrad's grows, RMSprop's levels off."""
     adaptive = adaptive_runs(runs)
     if adaptive.empty or not has_metric(curves, "accumulator_mean"):
         return None
-    problems = best_by_problem(adaptive)
+    problems, tr = best_by_problem(adaptive), load(lang)
     fig, axes = new_figure(len(problems))
     for ax, (problem, subset) in zip(axes.flat, problems, strict=True):
         _draw_ci(ax, _ci(curves, subset, "accumulator_mean", log=True), subset)
-        ax.set(yscale="log", xlabel="step", ylabel="accumulator mean (h or v)", title=problem)
+        ylabel = tr("fig.accumulator")
+        ax.set(yscale="log", xlabel=tr("fig.step"), ylabel=ylabel, title=problem)
         set_log_ticks(ax, "y")
     counts = seed_counts(curves, adaptive, "accumulator_mean")
     add_legend(fig, axes, _entries((subset, counts) for _, subset in problems))
@@ -235,14 +248,16 @@ def plot_accumulator(runs: pd.DataFrame, curves: pd.DataFrame) -> Figure | None:
 
 
 @styled
-def plot_lr_sensitivity(runs: pd.DataFrame, metric: str = "final_val_loss") -> Figure | None:
+def plot_lr_sensitivity(
+    runs: pd.DataFrame, metric: str = "final_val_loss", lang: str = DEFAULT
+) -> Figure | None:
     """Final loss vs learning rate per label, a dot per seed and a median line (DeepOBS style).
 
     Diverged or failed seeds are drawn as crosses along the top edge.
     """
     if metric not in runs or runs.get("optimizer.lr", pd.Series()).nunique() < 2:
         return None
-    data = with_ok(runs, metric)
+    data, tr = with_ok(runs, metric), load(lang)
     problems = sorted(data["problem"].unique())
     fig, axes = new_figure(len(problems))
     palette, styles, entries = to_palette(runs), to_styles(runs), {}
@@ -257,8 +272,10 @@ def plot_lr_sensitivity(runs: pd.DataFrame, metric: str = "final_val_loss") -> F
             ax.scatter(mine["optimizer.lr"], mine[metric], color=palette[label], alpha=0.5, s=14)
             lrs = sorted(mine["optimizer.lr"].unique())
             entries[label] = _sensitivity_entry(label, lrs, mine.groupby("optimizer.lr").size())
-        _draw_failures(ax, part[~part["ok"]], good[metric].max() * 1.5 if len(good) else 1.0)
-        ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel=metric, title=problem)
+        top = good[metric].max() * 1.5 if len(good) else 1.0
+        _draw_failures(ax, part[~part["ok"]], top, tr("fig.failed"))
+        ax.set(xscale="log", yscale="log", xlabel=tr("fig.lr"), ylabel=tr.term(metric))
+        ax.set_title(problem)
         set_log_ticks(ax, "x")
         set_log_ticks(ax, "y")
     add_legend(fig, axes, entries)
@@ -270,15 +287,17 @@ def _sensitivity_entry(label: str, lrs: Sequence[float], per_lr: pd.Series) -> s
     return entry.replace(f"lr {lrs[0]:g}", f"lr {lrs[0]:g}–{lrs[-1]:g}") if len(lrs) > 1 else entry
 
 
-def _draw_failures(ax: Axes, bad: pd.DataFrame, top: float) -> None:
-    label = "diverged/failed" if len(bad) else None
+def _draw_failures(ax: Axes, bad: pd.DataFrame, top: float, text: str) -> None:
+    label = text if len(bad) else None
     ax.scatter(bad["optimizer.lr"], np.full(len(bad), top), marker="x", color="black", label=label)
 
 
 @styled
-def plot_decay_heatmap(runs: pd.DataFrame, metric: str = "final_val_loss") -> Figure | None:
+def plot_decay_heatmap(
+    runs: pd.DataFrame, metric: str = "final_val_loss", lang: str = DEFAULT
+) -> Figure | None:
     """RMSprop: median final loss over seeds on the learning rate × decay rate grid."""
-    data = rmsprop_grid_runs(runs, metric)
+    data, tr = rmsprop_grid_runs(runs, metric), load(lang)
     if data.empty:
         return None
     problems = sorted(data["problem"].unique())
@@ -297,10 +316,10 @@ def plot_decay_heatmap(runs: pd.DataFrame, metric: str = "final_val_loss") -> Fi
             norm = Normalize()
         sns.heatmap(grid, ax=ax, annot=True, fmt=".3g", cmap="viridis_r", norm=norm)
         colorbar = ax.collections[0].colorbar
-        colorbar.set_label(f"median {metric}")
+        colorbar.set_label(tr("fig.median", metric=tr.term(metric)))
         if log:
             set_log_ticks(colorbar.ax, "y", widen=False)
-        ax.set(xlabel="learning rate", ylabel="decay rate α", title=f"RMSprop · {problem}")
+        ax.set(xlabel=tr("fig.lr"), ylabel=tr("fig.decay_rate"), title=f"RMSprop · {problem}")
     return fig
 
 
@@ -315,7 +334,7 @@ def _profile_entries(ttt: pd.DataFrame, runs: pd.DataFrame) -> dict[str, str]:
 
 @styled
 def plot_performance_profile(
-    runs: pd.DataFrame, curves: pd.DataFrame, metric: str = "val_loss"
+    runs: pd.DataFrame, curves: pd.DataFrame, metric: str = "val_loss", lang: str = DEFAULT
 ) -> Figure | None:
     """Dolan–Moré performance profile of time-to-target over the study's problems (≥ 2)."""
     if runs["problem"].nunique() < 2 or not has_metric(curves, metric):
@@ -323,7 +342,7 @@ def plot_performance_profile(
     ttt = to_time_to_target(curves, runs, metric)
     profile = to_performance_profile(ttt)
     fig, axes = new_figure()
-    ax, palette, styles = axes[0, 0], to_palette(runs), to_styles(runs)
+    ax, palette, styles, tr = axes[0, 0], to_palette(runs), to_styles(runs), load(lang)
     for label in [o for o in to_label_order(runs) if o in set(profile["label"])]:
         part = profile[profile["label"] == label]
         style = {"color": palette[label], "label": label, **styles[label], "marker": None}
@@ -331,9 +350,9 @@ def plot_performance_profile(
     ax.set_xscale("log", base=2)  # τ is a ratio: 1, 2, 4, … times the fastest
     ax.set(
         ylim=(-0.02, 1.02),
-        xlabel="τ (time to target / fastest)",
-        ylabel="fraction of problems",
-        title=f"performance profile ({metric} target)",
+        xlabel=tr("fig.tau"),
+        ylabel=tr("fig.fraction"),
+        title=tr("fig.profile", metric=tr.term(metric)),
     )
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -341,15 +360,19 @@ def plot_performance_profile(
     return fig
 
 
-FIGURES: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Figure | None]] = {
-    "loss": plot_loss_curves,
+#: Name → ``plot(runs, curves, lang=DEFAULT)``; the paths' labels (x, y, the functions'
+#: names, the optimizers') read the same in every language.
+FIGURES: dict[str, Callable[..., Figure | None]] = {
+    "loss": lambda runs, curves, lang=DEFAULT: plot_loss_curves(runs, curves, lang=lang),
     "accuracy": plot_accuracy_curves,
     "effective_lr": plot_effective_lr,
     "accumulator": plot_accumulator,
-    "lr_sensitivity": lambda runs, curves: plot_lr_sensitivity(runs),
-    "decay_heatmap": lambda runs, curves: plot_decay_heatmap(runs),
-    "trajectories": plot_trajectories,
-    "performance_profile": plot_performance_profile,
+    "lr_sensitivity": lambda runs, curves, lang=DEFAULT: plot_lr_sensitivity(runs, lang=lang),
+    "decay_heatmap": lambda runs, curves, lang=DEFAULT: plot_decay_heatmap(runs, lang=lang),
+    "trajectories": lambda runs, curves, lang=DEFAULT: plot_trajectories(runs, curves),
+    "performance_profile": lambda runs, curves, lang=DEFAULT: plot_performance_profile(
+        runs, curves, lang=lang
+    ),
 }
 
 
@@ -359,14 +382,22 @@ def write_figures(
     out_dir: Path,
     formats: Sequence[str] = FORMATS,
     progress: Callable[[str], None] | None = None,
+    lang: str = DEFAULT,
 ) -> dict[str, Path]:
     """Draw every figure that applies and save it (PNG, SVG, PDF by default); name → PNG path.
 
-    ``progress`` receives one line per figure: ``figure k/N name`` and whether it was skipped.
+    Labels are in ``lang``; a language with a font of its own (:mod:`analysis.i18n_fonts`)
+    draws and saves in that font, and only here. ``progress`` receives one line per figure:
+    ``figure k/N name`` and whether it was skipped.
     """
+    with figure_font(load(lang)):
+        return _write_figures(runs, curves, out_dir, formats, progress, lang)
+
+
+def _write_figures(runs, curves, out_dir, formats, progress, lang) -> dict[str, Path]:
     written = {}
     for k, (name, plot) in enumerate(FIGURES.items(), start=1):
-        fig = plot(runs, curves)
+        fig = plot(runs, curves, lang=lang)
         if fig is not None:
             written[name] = save_figure(fig, out_dir, name, formats)
         if progress is not None:

@@ -21,6 +21,7 @@ that turns an interval into a verdict is in :mod:`analysis.verdicts`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -28,6 +29,7 @@ import pandas as pd
 
 from analysis import stats
 from analysis import verdicts as v
+from analysis.strings import DEFAULT, load
 
 __all__ = ["COLUMNS", "Claim", "read_findings", "select_groups", "to_findings", "to_sentences"]
 
@@ -338,37 +340,61 @@ def _fmt(x: float) -> str:
     return "—" if not math.isfinite(x) else f"{x:+.3g}"
 
 
-def to_sentences(findings: pd.DataFrame) -> list[str]:
-    """One sentence per finding: verdict, claim, arm, effect with its interval and n.
+def to_sentences(findings: pd.DataFrame, lang: str = DEFAULT) -> list[str]:
+    """One sentence per finding in ``lang``: verdict, claim, arm, effect with its interval and n.
 
     >>> row = dict(verdict="held", statement="S", arm="A", quantity="q", effect=0.5,
     ...            ci_low=0.1, ci_high=0.9, n=8, ci_level=0.95, split="test", margin="[0, 1]",
     ...            kind="equivalence", seeds_needed=float("nan"), n_excluded=0, p_adj=float("nan"))
     >>> to_sentences(pd.DataFrame([row]))[0]
     '**held** — S (A): q +0.5 [+0.1, +0.9], 95 % interval, n=8; split: test; margin [0, 1].'
+    >>> ja = to_sentences(pd.DataFrame([{**row, "claim": "rmsprop_steady"}]), "ja")[0]
+    >>> ja.split("（A）")[0]
+    '**成立** — RMSprop の実効ステップは減衰しない（ブレンドは過去を少しずつ忘れる）'
+    >>> ja.split("（A）")[1]
+    '：q +0.5 [+0.1, +0.9]、95 % 区間、n=8；データ：テスト；許容範囲 [0, 1]。'
     """
+    tr = load(lang)
     out = []
     for row in findings.to_dict("records"):
         if row["n"] >= 2:
-            effect = (
-                f"{_fmt(row['effect'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], "
-                f"{100 * row['ci_level']:.3g} % interval, n={row['n']}"
+            effect = tr(
+                "sentence.effect",
+                effect=_fmt(row["effect"]),
+                low=_fmt(row["ci_low"]),
+                high=_fmt(row["ci_high"]),
+                level=100 * row["ci_level"],
+                n=row["n"],
             )
         else:
-            effect = f"{_fmt(row['effect'])} (n={row['n']}, no interval)"
-        rule = f"margin {row['margin']}" if row["kind"] == v.EQUIVALENCE else ""
+            effect = tr("sentence.no_interval", effect=_fmt(row["effect"]), n=row["n"])
+        rule = tr("sentence.margin", margin=row["margin"]) if row["kind"] == v.EQUIVALENCE else ""
         if row["kind"] == v.DIFFERENCE:
-            rule = f"Holm-adjusted p {row['p_adj']:.2g}" if math.isfinite(row["p_adj"]) else ""
+            rule = tr("sentence.holm", p=row["p_adj"]) if math.isfinite(row["p_adj"]) else ""
             if math.isfinite(row.get("p_perm", math.nan)):
-                rule += f" (exact sign-flip p {row['p_perm']:.2g}, not adjusted)"
-        extra = [f"split: {row['split']}", rule]
+                rule += tr("sentence.sign_flip", p=row["p_perm"])
+        extra = [tr("sentence.split", split=tr.term(row["split"])), rule]
         if row.get("n_excluded"):
-            extra.append(f"{row['n_excluded']} seed(s) excluded (diverged, failed or undefined)")
+            extra.append(tr("sentence.excluded", n=row["n_excluded"]))
         if row["verdict"] == v.UNRESOLVED and math.isfinite(row["seeds_needed"]):
-            extra.append(f"about {int(row['seeds_needed'])} seeds would resolve it")
-        tail = "; ".join(e for e in extra if e)
+            extra.append(tr("sentence.seeds_needed", n=int(row["seeds_needed"])))
         out.append(
-            f"**{row['verdict']}** — {row['statement']} ({row['arm']}): "
-            f"{row['quantity']} {effect}; {tail}."
+            tr(
+                "sentence",
+                verdict=tr.term(row["verdict"]),
+                statement=tr.statement(row.get("claim", ""), row["statement"]),
+                arm=row["arm"].replace(" (grid edge)", tr("findings.grid_edge")),
+                quantity=_quantity(row["quantity"], tr),
+                effect=effect,
+                tail=tr("sentence.join").join(e for e in extra if e),
+            )
         )
     return out
+
+
+def _quantity(quantity: str, tr) -> str:
+    """The quantity in the sentence's language (a recovery's count of censored runs kept)."""
+    censored = re.match(r"steps to recover \((\d+) run\(s\) never did", quantity)
+    if censored:
+        return tr("sentence.recovery_quantity", censored=int(censored.group(1)))
+    return tr.term(quantity)

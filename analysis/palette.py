@@ -2,9 +2,12 @@
 
 Each optimizer keeps its hue across figures: SGD dark grey, Momentum green, Nesterov teal,
 Adagrad orange, Adam red, and RMSprop a sequential blue family ordered by decay rate (light for
-short memory, dark for long). Variants of one optimizer also differ by line style and marker,
-so they stay apart in grey print and for colour-blind readers. Several labels of one other
-optimizer get light-to-full shades of its hue.
+short memory, dark for long). An optimizer without a hue of its own takes one of the hues left
+free, in the registry's order (AdaDelta purple, AMSGrad brown), so it too keeps its hue.
+Variants of one optimizer (the hyperparameter that names its groups: RMSprop's α, AdaDelta's ρ)
+are ordered by that value and also differ by line style and marker, so they stay apart in grey
+print and for colour-blind readers. Several labels of one other optimizer get light-to-full
+shades of its hue.
 
 Every figure is :data:`FIGURE_WIDTH` inches wide (panels share it) and :data:`ROW_HEIGHT` tall
 per row of panels, with one legend under the panels. The report shows a figure at the width of
@@ -28,6 +31,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
 from analysis.contract import OPTIMIZER_ORDER
+from harness.core.optim import OPTIMIZERS
 
 __all__ = [
     "DPI",
@@ -54,7 +58,16 @@ BASE_COLORS = {
 }
 FAMILY_CMAPS = {"rmsprop": "Blues"}
 FAMILY_RANGE = (0.45, 0.95)  # of the sequential map: its palest end vanishes on white
-OTHER_COLORS = sns.color_palette("Set2", 8)
+#: The tab10 hues the ones above leave free (purple, brown, pink, olive): for other optimizers,
+#: handed out in the registry's order (names the registry does not know take Set2's).
+FREE_COLORS = ["#9467bd", "#8c564b", "#e377c2", "#bcbd22"]
+OTHER_COLORS = dict(
+    zip(
+        [n for n in OPTIMIZER_ORDER if n not in {**BASE_COLORS, **FAMILY_CMAPS}],
+        FREE_COLORS,
+        strict=False,
+    )
+)
 LINE_STYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1))]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
 FIGURE_WIDTH = 10.0  # inches, every figure: fills the report column, fits a 16:9 slide
@@ -75,24 +88,47 @@ SAVE_RC = {"svg.hashsalt": "optlab", "svg.fonttype": "path"}  # same ids on ever
 
 
 def to_label_order(runs: pd.DataFrame) -> list[str]:
-    """Labels in a stable order: by optimizer (SGD … Adam), then decay rate, then name.
+    """Labels in a stable order: by optimizer (the registry's), then the value of the
+    hyperparameter that names its groups (RMSprop's decay rate), then name.
 
     >>> runs = pd.DataFrame({"label": ["Adam", "RMSprop α=0.99", "RMSprop α=0.9"],
     ...     "optimizer": ["adam", "rmsprop", "rmsprop"], "optimizer.decay_rate": [None, .99, .9]})
     >>> to_label_order(runs)
     ['RMSprop α=0.9', 'RMSprop α=0.99', 'Adam']
+    >>> runs = pd.DataFrame({"label": ["AMSGrad", "AdaDelta ρ=0.95", "AdaDelta ρ=0.9"],
+    ...     "optimizer": ["amsgrad", "adadelta", "adadelta"], "optimizer.rho": [None, .95, .9]})
+    >>> to_label_order(runs)
+    ['AdaDelta ρ=0.9', 'AdaDelta ρ=0.95', 'AMSGrad']
+    >>> palette = to_palette(runs)  # hues of their own: AdaDelta's purple, AMSGrad brown
+    >>> sns.light_palette("#9467bd", 3)[1:] == [palette[k] for k in to_label_order(runs)[:2]]
+    True
+    >>> palette["AMSGrad"] == sns.color_palette(["#8c564b"])[0]
+    True
     """
     return _labels(runs)["label"].tolist()
 
 
 def _labels(runs: pd.DataFrame) -> pd.DataFrame:
-    decay = runs.get("optimizer.decay_rate", np.nan)
-    table = pd.DataFrame({"label": runs["label"], "optimizer": runs["optimizer"], "decay": decay})
+    variant = _variants(runs)
+    table = pd.DataFrame(
+        {"label": runs["label"], "optimizer": runs["optimizer"], "variant": variant}
+    )
     table = table.drop_duplicates("label")
     rank = {name: i for i, name in enumerate(OPTIMIZER_ORDER)}
     table["rank"] = table["optimizer"].map(rank).fillna(len(rank))
-    table["decay"] = pd.to_numeric(table["decay"], errors="coerce")
-    return table.sort_values(["rank", "optimizer", "decay", "label"], na_position="first")
+    return table.sort_values(["rank", "optimizer", "variant", "label"], na_position="first")
+
+
+def _variants(runs: pd.DataFrame) -> pd.Series:
+    """Per run, the value of the first hyperparameter naming its optimizer's groups, else nan."""
+    variant = pd.Series(np.nan, index=runs.index, dtype=float)
+    for name, cls in OPTIMIZERS.items():
+        naming = [key for key, spec in cls.hyperparameters.items() if spec.symbol]
+        column = f"optimizer.{naming[0]}" if naming else None
+        if column in runs:
+            mine = runs["optimizer"] == name
+            variant[mine] = pd.to_numeric(runs.loc[mine, column], errors="coerce")
+    return variant
 
 
 def to_palette(runs: pd.DataFrame) -> dict[str, Color]:
@@ -108,7 +144,7 @@ def to_palette(runs: pd.DataFrame) -> dict[str, Color]:
     True
     """
     palette: dict[str, Color] = {}
-    others = iter(OTHER_COLORS * 4)
+    others = iter(sns.color_palette("Set2", 8) * 4)  # names no registry knows
     for optimizer, part in _labels(runs).groupby("optimizer", sort=False):
         colors = _family(str(optimizer), len(part), others)
         palette.update(zip(part["label"], colors, strict=True))
@@ -120,7 +156,7 @@ def _family(optimizer: str, n: int, others) -> list[Color]:
         cmap = sns.color_palette(FAMILY_CMAPS[optimizer], as_cmap=True)
         shades = np.linspace(*FAMILY_RANGE, n) if n > 1 else [np.mean(FAMILY_RANGE)]
         return [tuple(float(c) for c in cmap(x)[:3]) for x in shades]
-    base = BASE_COLORS.get(optimizer) or next(others)
+    base = BASE_COLORS.get(optimizer) or OTHER_COLORS.get(optimizer) or next(others)
     if n == 1:
         return sns.color_palette([base])
     return sns.light_palette(base, n + 1)[1:]

@@ -26,6 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.i18n_fonts import font_face_css
+from analysis.strings import DEFAULT, load
+
 __all__ = [
     "CSS",
     "FigureRef",
@@ -36,6 +39,7 @@ __all__ = [
     "to_html",
     "to_markdown",
     "to_markdown_table",
+    "to_text",
 ]
 
 
@@ -206,9 +210,23 @@ def _block_html(block: Block, folder: Path | None = None) -> str:
     return f"<p>{_inline_html(block)}</p>"
 
 
-def to_html(title: str, sections: list[Section], folder: Path | None = None) -> str:
+def to_text(page: str) -> str:
+    """The text a reader sees in HTML ``page``: tags (and the images inside them) left out,
+    entities decoded.
+
+    >>> to_text('<p title="x">a &amp; <img src="data:image/png;base64,AAAA">b</p>')
+    'a & b'
+    """
+    return html.unescape(re.sub(r"<[^>]*>", "", page))
+
+
+def to_html(
+    title: str, sections: list[Section], folder: Path | None = None, lang: str = DEFAULT
+) -> str:
     """The whole report as one HTML page: tables inline, figures read from ``folder`` (the
     report folder their paths are relative to) and embedded; without it, linked relatively.
+    A page in a language with a font of its own embeds that font, cut to the page's characters
+    (:func:`analysis.i18n_fonts.font_face_css`), and names the language's system fonts after it.
 
     >>> page = to_html("t", [Section("s", [pd.DataFrame({"a": [1]}), Lead(["x"])])])
     >>> '<div class="table-box"><table' in page, '<ul class="lead"><li>x</li></ul>' in page
@@ -218,10 +236,12 @@ def to_html(title: str, sections: list[Section], folder: Path | None = None) -> 
     for section in sections:
         body.append(f"<h2>{html.escape(section.title)}</h2>")
         body += [_block_html(block, folder) for block in section.blocks]
+    strings = load(lang)
+    css = CSS + font_face_css(strings, title + to_text("\n".join(body)))
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{strings.html_lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n"
+        f"<title>{html.escape(title)}</title><style>{css}</style></head>\n<body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )

@@ -1,7 +1,7 @@
 """Write a study's report folder and log it to the sweep's parent run.
 
     python -m analysis.report --experiment NAME [--sweep latest|all|PARENT_RUN_ID]
-                              [--tracking-uri URI] [--out DIR] [--no-log]
+                              [--tracking-uri URI] [--out DIR] [--no-log] [--lang en|ja]
 
 The folder holds ``report.md`` (figures linked relatively), ``report.html`` (self-contained:
 figures embedded, tables inline), ``figures/`` (PNG, SVG and PDF; a study with 2-D paths adds
@@ -9,7 +9,9 @@ its animations as GIF) and ``tables/`` (CSV). It is built in a hidden sibling fo
 into place whole, so a failure leaves nothing half-written. A report already in the folder is
 kept as ``<folder>.previous`` (the one kept before it is removed, and the command says so); any
 other existing folder is left alone. Progress (runs loaded, figure k/N) goes to stderr. Bad
-input prints one line on stderr and exits with status 2.
+input prints one line on stderr and exits with status 2. ``--lang ja`` writes the report in
+Japanese (:mod:`analysis.strings`), its figures and page in IPAexGothic
+(:mod:`analysis.i18n_fonts`).
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from analysis.animations import write_animations
 from analysis.contract import REPORT_ARTIFACT_DIR, SWEEP_ID_TAG
 from analysis.figures import write_figures
 from analysis.findings import read_findings
+from analysis.i18n_fonts import figure_font
 from analysis.load import AnalysisError, Study, load_study
 from analysis.parent import log_sweep_summary
 from analysis.render import to_html, to_markdown
 from analysis.sections import to_analysis, to_csv_tables, to_sections
+from analysis.strings import DEFAULT, Strings, languages, load
 
 __all__ = ["default_out_dir", "log_report", "main", "write_report"]
 
@@ -59,13 +63,16 @@ def write_report(
     out_dir: Path,
     log_to_parent: bool = True,
     progress: Callable[[str], None] | None = None,
+    lang: str = DEFAULT,
 ) -> Path:
-    """Write the report folder atomically; log it under ``report/`` of the parent run.
+    """Write the report folder atomically, in ``lang``; log it under ``report/`` of the parent
+    run.
 
     A report already in ``out_dir`` moves to ``<out_dir>.previous``. ``progress`` receives a
     line per step (figure k/N, where the previous report went). Returns the path of
-    ``report.md``.
+    ``report.md``. The tables' CSV files keep the data's own column names in every language.
     """
+    strings = load(lang)  # an unknown language fails before anything is written
     say = progress or (lambda line: None)
     out_dir = Path(out_dir).resolve()
     previous = _previous(out_dir)
@@ -76,7 +83,7 @@ def write_report(
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     older = previous.exists()
     try:
-        _write_into(study, staging, say)
+        _write_into(study, staging, say, strings)
         kept = _move_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -96,19 +103,22 @@ def _is_replaceable(path: Path) -> bool:
     return path.is_dir() and (not any(path.iterdir()) or (path / "report.md").is_file())
 
 
-def _write_into(study: Study, folder: Path, say: Callable[[str], None]) -> None:
+def _write_into(study: Study, folder: Path, say: Callable[[str], None], strings: Strings) -> None:
+    lang = strings.lang
     analysis = to_analysis(study)
-    figures = write_figures(study.runs, study.curves, folder / "figures", progress=say)
+    figures = write_figures(study.runs, study.curves, folder / "figures", progress=say, lang=lang)
     relative = {name: path.relative_to(folder).as_posix() for name, path in figures.items()}
     (folder / "tables").mkdir()
     for stem, table in to_csv_tables(study, analysis).items():
         table.to_csv(folder / "tables" / f"{stem}.csv", index=False)
-    sections = to_sections(study, analysis, relative)
-    animations = write_animations(study.runs, study.curves, folder, progress=say)
-    next(s for s in sections if s.title == "Figures").blocks.extend(animations)
-    title = f"Optimizer lab report: {study.experiment.name}"
+    sections = to_sections(study, analysis, relative, lang)
+    with figure_font(strings):
+        animations = write_animations(study.runs, study.curves, folder, progress=say)
+    next(s for s in sections if s.title == strings("section.figures")).blocks.extend(animations)
+    title = strings("report.title", name=study.experiment.name)
     (folder / "report.md").write_text(to_markdown(title, sections), encoding="utf-8")
-    (folder / "report.html").write_text(to_html(title, sections, folder), encoding="utf-8")
+    page = to_html(title, sections, folder, lang)
+    (folder / "report.html").write_text(page, encoding="utf-8")
 
 
 def _move_into_place(staging: Path, out_dir: Path) -> Path | None:
@@ -161,12 +171,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-log", action="store_true", help="do not log the report to the sweep's parent run"
     )
+    parser.add_argument(
+        "--lang",
+        default=DEFAULT,
+        help=f"language of the report: {', '.join(languages())} (default {DEFAULT})",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: load, write, log and print where the report is; 2 on bad input."""
     args = _parser().parse_args(argv)
+    if args.lang not in languages():
+        print(f"error: --lang {args.lang!r} is not a report language; choose one of "
+              + ", ".join(languages()), file=sys.stderr)  # fmt: skip
+        return 2
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # the lab works offline
     sweep = None if args.sweep == "all" else args.sweep
     say = lambda line: sys.stderr.write(line + "\n")  # noqa: E731  (stdout: where it wrote)
@@ -178,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"in {time.perf_counter() - started:.1f} s"
         )
         out_dir = args.out or default_out_dir(study)
-        report = write_report(study, out_dir, log_to_parent=False, progress=say)
+        report = write_report(study, out_dir, log_to_parent=False, progress=say, lang=args.lang)
     except (AnalysisError, MlflowException) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         print(f"error: {message}", file=sys.stderr)

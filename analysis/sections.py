@@ -9,10 +9,10 @@ import pandas as pd
 
 from analysis import findings as fnd
 from analysis import stats
-from analysis import verdicts as v
 from analysis.captions import caption
 from analysis.load import Study, param_columns
 from analysis.render import FigureRef, Lead, Section
+from analysis.strings import DEFAULT, Strings, load
 
 __all__ = ["Analysis", "to_analysis", "to_csv_tables", "to_sections"]
 
@@ -86,39 +86,52 @@ def _reached(summary: pd.DataFrame) -> list[str]:
     return [f"{n - k}/{n}" for n, k in zip(summary["n"], summary["n_inf"], strict=True)]
 
 
-def _study_section(study: Study, analysis: Analysis) -> Section:
+def _study_section(study: Study, analysis: Analysis, tr: Strings) -> Section:
     runs, parent = study.runs, study.parent
     sweep = (
-        f"`{parent.info.run_id}` (sweep id `{parent.data.tags.get('optlab.sweep_id', '?')}`)"
+        tr(
+            "study.sweep",
+            run_id=parent.info.run_id,
+            sweep_id=parent.data.tags.get("optlab.sweep_id", "?"),
+        )
         if parent
-        else "none: every job run of the experiment"
+        else tr("study.no_sweep")
     )
     commits = sorted(runs.get("optlab.git_commit", pd.Series(dtype=str)).dropna().unique())
     dirty = (runs.get("optlab.git_dirty", pd.Series(dtype=str)) == "true").any()
-    statuses = ", ".join(f"{n} {s}" for s, n in runs["status"].value_counts().items())
+    statuses = tr("cap.list").join(
+        tr("study.status", n=n, status=s) for s, n in runs["status"].value_counts().items()
+    )
     seeds = runs.groupby("group")["seed"].nunique()
+    experiment = study.experiment
     lines = [
-        f"- Experiment: `{study.experiment.name}` (id {study.experiment.experiment_id})",
-        f"- Sweep parent run: {sweep}",
-        f"- Tracking URI: `{study.tracking_uri}`",
-        f"- Git commit: {', '.join(f'`{c}`' for c in commits) or 'unknown'}"
-        + (" (dirty working tree)" if dirty else ""),
-        f"- Runs: {len(runs)} ({statuses}); diverged: {int(runs['diverged'].sum())}",
-        f"- Configurations: {len(analysis.groups)}; seeds per configuration: "
-        + (f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}–{seeds.max()}"),
-        f"- Problems: {', '.join(f'`{p}`' for p in sorted(runs['problem'].unique()))}",
-        "- Tables as CSV in `tables/` (the findings in `tables/findings.csv`); figures as PNG, "
-        "SVG and PDF in `figures/`",
-        f"- Generated: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
+        tr("study.experiment", name=experiment.name, id=experiment.experiment_id),
+        tr("study.parent", sweep=sweep),
+        tr("study.uri", uri=study.tracking_uri),
+        tr("study.commit", commits=", ".join(f"`{c}`" for c in commits) or tr("study.unknown"))
+        + (tr("study.dirty") if dirty else ""),
+        tr("study.runs", n=len(runs), statuses=statuses, diverged=int(runs["diverged"].sum())),
+        tr(
+            "study.configurations",
+            n=len(analysis.groups),
+            seeds=f"{seeds.min()}"
+            if seeds.min() == seeds.max()
+            else f"{seeds.min()}–{seeds.max()}",
+        ),
+        tr(
+            "study.problems", problems=", ".join(f"`{p}`" for p in sorted(runs["problem"].unique()))
+        ),
+        tr("study.files"),
+        tr("study.generated", now=datetime.now(UTC)),
     ]
-    return Section("Study", ["\n".join(lines)])
+    return Section(tr("section.study"), ["\n".join(lines)])
 
 
 #: Params that say how the lab ran, not what the study measured.
 NOT_STUDY_PARAMS = ("tracking.", "trainer.progress", "trainer.checkpoint_every")
 
 
-def _config_section(runs: pd.DataFrame) -> Section:
+def _config_section(runs: pd.DataFrame, tr: Strings | None = None) -> Section:
     """Swept: what varies within an optimizer (its lr grid, RMSprop's α) and the optimizer
     itself; per optimizer: defaults that differ between optimizers but are fixed for each
     (Adam's eps); fixed: the rest that matters to the study (no tracking settings, no shift
@@ -140,115 +153,87 @@ def _config_section(runs: pd.DataFrame) -> Section:
     ]  # fmt: skip
     fixed = [(p, v[0] if v else "None") for p, v in values.items() if len(v) <= 1]
     seeds = ", ".join(str(s) for s in sorted(runs["seed"].dropna().unique()))
+    tr = tr or load(DEFAULT)
     blocks = [
-        f"Swept (seeds: {seeds}):",
+        tr("config.swept", seeds=seeds),
         pd.DataFrame(swept, columns=["param", "values"]),
     ]
     if per_optimizer:
         blocks += [
-            "Set per optimizer (each optimizer's own default, not swept):",
+            tr("config.per_optimizer"),
             pd.DataFrame(per_optimizer, columns=["param", "values"]),
         ]
-    blocks += ["Fixed:", pd.DataFrame(fixed, columns=["param", "value"])]
-    return Section("Configuration", blocks)
+    blocks += [tr("config.fixed"), pd.DataFrame(fixed, columns=["param", "value"])]
+    return Section(tr("section.configuration"), blocks)
 
 
-def _end_section(analysis: Analysis) -> Section:
+def _end_section(analysis: Analysis, tr: Strings) -> Section:
     table = analysis.end_of_training
     shown = _described(analysis, analysis.groups[["group", "n_runs", "n_diverged", "n_failed"]])
     for metric in ("final_val_loss", "final_test_loss", "final_test_accuracy"):
         if f"{metric}_mean" in table:
             shown[metric] = _pm(table[f"{metric}_mean"], table[f"{metric}_ci"]).to_numpy()
-    text = (
-        "Mean ± 95 % t-interval half-width over the finished, non-diverged seeds of each "
-        "configuration (`n_runs` less `n_diverged` and `n_failed`; one seed: no interval). "
-        "Selection uses validation, verdicts the held-out test split. Every column, with the "
-        "best-so-far values, is in `tables/end_of_training.csv`."
-    )
-    return Section("End of training", [text, shown])
+    return Section(tr("section.end"), [tr("end.text"), shown])
 
 
-def _time_section(analysis: Analysis) -> Section:
+def _time_section(analysis: Analysis, tr: Strings) -> Section:
     per_run = analysis.time_to_target
     summary = stats.to_group_summary(per_run, "time_to_target")
     summary["reached"] = _reached(summary)
     shown = _described(analysis, summary[["group", "median", "reached"]])
-    shown = shown.rename(columns={"median": "median steps"})
+    shown = shown.rename(columns={"median": "median_steps"})
     targets = per_run.groupby("problem")["target"].first()
-    text = (
-        "Target per problem: the best configuration's median final validation loss (over "
-        f"finished, non-diverged seeds) × (1 + {stats.TARGET_REL}): "
-        + "; ".join(f"`{p}` {t:.4g}" for p, t in targets.items())
-        + ". Steps to the first evaluation at or below it; never reached, diverged or "
-        "failed counts as ∞ (AlgoPerf); median over seeds."
+    text = tr(
+        "time.text",
+        rel=stats.TARGET_REL,
+        targets=tr("sentence.join").join(
+            tr("time.target", problem=p, target=t) for p, t in targets.items()
+        ),
     )
-    return Section("Time to target", [text, shown])
+    return Section(tr("section.time"), [text, shown])
 
 
-def _decay_section(analysis: Analysis) -> Section:
+def _decay_section(analysis: Analysis, tr: Strings) -> Section:
     summary = stats.to_group_summary(analysis.decay_exponents, "decay_exponent")
-    summary["decay exponent (mean ± CI)"] = _pm(summary["mean"], summary["ci"], ".3f")
+    summary["decay_exponent_ci"] = _pm(summary["mean"], summary["ci"], ".3f")
     shown = _described(analysis, summary.drop(columns=["n_inf", "median", "mean", "ci"]))
-    text = (
-        "Slope of log(effective_lr_median) against log(step) over the second half of "
-        "training: Adagrad ≈ -0.5, RMSprop ≈ 0."
-    )
-    return Section("Effective learning-rate decay", [text, shown])
+    return Section(tr("section.decay"), [tr("decay.text"), shown])
 
 
-def _stall_section(analysis: Analysis) -> Section:
+def _stall_section(analysis: Analysis, tr: Strings) -> Section:
     summary = stats.to_stall_summary(analysis.stalls)
     if summary.empty:
-        return Section("Stalls", ["No adaptive optimizer in this study: nothing can stall."])
+        return Section(tr("section.stalls"), [tr("stalls.none")])
     summary["stalled"] = [
         f"{k}/{n}" + (f" [{lo:.2f}, {hi:.2f}]" if n else "")
         for k, n, lo, hi in summary[["k", "n", "ci_low", "ci_high"]].itertuples(False)
     ]
-    summary = summary.rename(columns={"median_stall_step": "median stall step (stalled)"})
-    shown = _described(analysis, summary[["group", "stalled", "median stall step (stalled)"]])
-    text = (
-        "A run stalls when the optimizer's own step shrinks (decay exponent of its "
-        f"bias-corrected effective step < {stats.STALL_EXPONENT}) while its smoothed train "
-        "loss ends above the problem's train-loss target; a loss plateau alone is not a stall. "
-        "Per configuration: stalled seeds k/n with the exact (Clopper-Pearson) 95 % interval of "
-        "the fraction; diverged or failed seeds are left out. The stall step (where the loss "
-        "flattened) is a median over the stalled seeds only. SGD, Momentum and Nesterov have a "
-        "fixed step and are not listed."
-    )
-    return Section("Stalls", [text, shown])
+    shown = _described(analysis, summary[["group", "stalled", "median_stall_step"]])
+    text = tr("stalls.text", exponent=stats.STALL_EXPONENT)
+    return Section(tr("section.stalls"), [text, shown])
 
 
-def _recovery_section(analysis: Analysis) -> Section:
+def _recovery_section(analysis: Analysis, tr: Strings) -> Section:
     if analysis.recovery.empty:
-        return Section(
-            "Recovery after a distribution shift",
-            ["No run has `dataset.shift_step` set: the study is stationary."],
-        )
+        return Section(tr("section.recovery"), [tr("recovery.none")])
     recovery = analysis.recovery
     defined = recovery[recovery["reason"].isna()]
     summary = stats.to_group_summary(defined, "recovery_time")
     summary["recovered"] = _reached(summary)
     shown = _described(analysis, summary[["group", "median", "recovered"]])
-    shown = shown.rename(columns={"median": "median steps"})
-    text = (
-        "On the training loss (logged every step), against the unshifted control of the same "
-        "configuration and seed: steps after `dataset.shift_step` until the smoothed loss is "
-        f"back within {stats.RECOVERY_FRACTION:.0%} of the jump above the control's; median "
-        "over seeds, ∞ when never."
-    )
-    blocks = [text, shown]
+    shown = shown.rename(columns={"median": "median_steps"})
+    blocks = [tr("recovery.text", share=stats.RECOVERY_FRACTION), shown]
     undefined = recovery[recovery["reason"].notna()]
     if not undefined.empty:
         counts = undefined.groupby("reason").size()
-        blocks.append(
-            "Undefined and left out: "
-            + "; ".join(f"{n} run(s): {reason}" for reason, n in counts.items())
-            + "."
+        reasons = tr("sentence.join").join(
+            tr("recovery.reason", n=n, reason=reason) for reason, n in counts.items()
         )
-    return Section("Recovery after a distribution shift", blocks)
+        blocks.append(tr("recovery.undefined", reasons=reasons))
+    return Section(tr("section.recovery"), blocks)
 
 
-def _comparison(runs: pd.DataFrame, analysis: Analysis) -> pd.DataFrame:
+def _comparison(runs: pd.DataFrame, analysis: Analysis, tr: Strings) -> pd.DataFrame:
     """One row per label (and kind of change) at its selected lr: seeds and final losses."""
     shifts = pd.to_numeric(runs.get("dataset.shift_step", pd.Series(dtype=float)), "coerce")
     by = ["problem", "dataset.shift_kind", "label"] if shifts.notna().any() else None
@@ -258,45 +243,42 @@ def _comparison(runs: pd.DataFrame, analysis: Analysis) -> pd.DataFrame:
         {
             "problem": chosen["problem"].to_numpy(),
             "label": chosen["label"].to_numpy(),
-            "lr (selected on val)": [
-                f"{lr:g}" + (" (grid edge)" if fnd.at_grid_edge(runs, label, lr) else "")
+            "lr_selected": [
+                f"{lr:g}" + (tr("findings.grid_edge") if fnd.at_grid_edge(runs, label, lr) else "")
                 for label, lr in zip(chosen["label"], chosen["optimizer.lr"], strict=True)
             ],
         }
     )
     if by:
         table.insert(1, "change", chosen["dataset.shift_kind"].astype(str).to_numpy())
-    table["seeds ok"] = [
+    table["seeds_ok"] = [
         f"{n - d - f}/{n}"
         for n, d, f in end[["n_runs", "n_diverged", "n_failed"]].itertuples(False)
     ]
-    for metric, title in (("final_val_loss", "val loss"), ("final_test_loss", "test loss")):
+    for metric in ("final_val_loss", "final_test_loss"):
         if f"{metric}_mean" in end:
-            table[f"final {title} (mean ± 95 % CI)"] = _pm(
-                end[f"{metric}_mean"], end[f"{metric}_ci"]
-            ).to_numpy()
+            table[f"{metric}_ci"] = _pm(end[f"{metric}_mean"], end[f"{metric}_ci"]).to_numpy()
     return table
 
 
-def _findings_section(study: Study, analysis: Analysis, figures: dict[str, str]) -> Section:
+def _findings_section(
+    study: Study, analysis: Analysis, figures: dict[str, str], tr: Strings
+) -> Section:
     table = analysis.findings
     if table.empty:
-        return Section(
-            "Findings",
-            ["This study makes none of the lecture's claims (it needs Adagrad and RMSprop)."],
-        )
-    blocks: list = [Lead(fnd.to_sentences(table))]
-    blocks.append(_comparison(study.runs, analysis))
+        return Section(tr("section.findings"), [tr("findings.none")])
+    blocks: list = [Lead(fnd.to_sentences(table, tr.lang))]
+    blocks.append(_comparison(study.runs, analysis, tr))
     cited = [name for name in dict.fromkeys(table["figure"]) if name in figures]
-    blocks += [_figure(study, name, figures[name]) for name in cited[:2]]
-    blocks.append("Rule, stated before the data:\n" + "\n".join(f"- {r}" for r in v.RULE))
-    return Section("Findings", blocks)
+    blocks += [_figure(study, name, figures[name], tr) for name in cited[:2]]
+    blocks.append(tr("findings.rule") + "\n" + "\n".join(f"- {r}" for r in tr.rule))
+    return Section(tr("section.findings"), blocks)
 
 
-def _problems_section(runs: pd.DataFrame) -> Section:
+def _problems_section(runs: pd.DataFrame, tr: Strings) -> Section:
     bad = runs[runs["diverged"] | (runs["status"] != "FINISHED")]
     if bad.empty:
-        return Section("Diverged and failed runs", ["None: every run finished without diverging."])
+        return Section(tr("section.problems"), [tr("problems.none")])
     columns = [
         "run_name",
         "run_id",
@@ -313,45 +295,52 @@ def _problems_section(runs: pd.DataFrame) -> Section:
         if tag in bad:
             reason = reason.fillna(bad[tag].astype("object").str.split("\n").str[0])
     shown["reason"] = reason
-    return Section("Diverged and failed runs", [shown])
+    return Section(tr("section.problems"), [shown])
 
 
-def _methods_section() -> Section:
+def _methods_section(tr: Strings) -> Section:
     lines = [
-        "- Confidence intervals: Student-t, 95 %, over seeds (per step for curves); values "
-        "that are not finite are left out.",
-        f"- Time to target: target = best configuration's median final × "
-        f"(1 + {stats.TARGET_REL}) per problem; "
-        "∞ when never reached, diverged or not FINISHED.",
-        f"- Smoothing of train_loss: trailing mean over {stats.SMOOTH_FRACTION:.0%} of the run.",
-        "- Decay exponent: least-squares slope of log(effective_lr_median) vs log(step) over "
-        "the second half of each run (Adagrad ≈ -0.5, RMSprop ≈ 0).",
-        f"- Stall step: first step from which the smoothed train loss improves by less than "
-        f"{stats.STALL_THRESHOLD:.0%} over the next {stats.STALL_WINDOW_FRACTION:.0%} of the "
-        "run while staying above the train-loss target.",
-        "- Recovery time: smoothing restarts at the shift; ∞ when the pre-shift level is "
-        "never reached again.",
+        tr("methods.ci"),
+        tr("methods.target", rel=stats.TARGET_REL),
+        tr("methods.smoothing", share=stats.SMOOTH_FRACTION),
+        tr("methods.exponent"),
+        tr(
+            "methods.stall",
+            threshold=stats.STALL_THRESHOLD,
+            window=stats.STALL_WINDOW_FRACTION,
+        ),
+        tr("methods.recovery"),
     ]
-    return Section("Methods", ["\n".join(lines)])
+    return Section(tr("section.methods"), ["\n".join(lines)])
 
 
-def _figure(study: Study, name: str, path: str) -> FigureRef:
-    return FigureRef(path, caption(name, study.runs, study.curves))
+def _figure(study: Study, name: str, path: str, tr: Strings) -> FigureRef:
+    return FigureRef(path, caption(name, study.runs, study.curves, tr.lang))
 
 
-def to_sections(study: Study, analysis: Analysis, figures: dict[str, str]) -> list[Section]:
-    """The report, section by section; ``figures`` maps figure name → relative PNG path."""
-    figure_blocks = [_figure(study, name, path) for name, path in figures.items()]
-    return [
-        _findings_section(study, analysis, figures),
-        _study_section(study, analysis),
-        _config_section(study.runs),
-        _end_section(analysis),
-        _time_section(analysis),
-        _decay_section(analysis),
-        _stall_section(analysis),
-        _recovery_section(analysis),
-        Section("Figures", figure_blocks or ["No figure applies to this study."]),
-        _problems_section(study.runs),
-        _methods_section(),
+def to_sections(
+    study: Study, analysis: Analysis, figures: dict[str, str], lang: str = DEFAULT
+) -> list[Section]:
+    """The report, section by section, in ``lang`` (:func:`analysis.strings.languages`);
+    ``figures`` maps figure name → relative PNG path. Tables show their columns under the
+    language's headings."""
+    tr = load(lang)
+    figure_blocks = [_figure(study, name, path, tr) for name, path in figures.items()]
+    sections = [
+        _findings_section(study, analysis, figures, tr),
+        _study_section(study, analysis, tr),
+        _config_section(study.runs, tr),
+        _end_section(analysis, tr),
+        _time_section(analysis, tr),
+        _decay_section(analysis, tr),
+        _stall_section(analysis, tr),
+        _recovery_section(analysis, tr),
+        Section(tr("section.figures"), figure_blocks or [tr("figures.none")]),
+        _problems_section(study.runs, tr),
+        _methods_section(tr),
     ]
+    for section in sections:
+        section.blocks = [
+            tr.headers(b) if isinstance(b, pd.DataFrame) else b for b in section.blocks
+        ]
+    return sections

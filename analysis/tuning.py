@@ -24,6 +24,7 @@ from analysis import series as ss
 from analysis import verdicts as v
 from analysis.render import Section
 from analysis.stats import iter_series, t_interval, to_decay_exponents, to_recovery_times
+from harness.core.optim import OPTIMIZERS
 
 __all__ = [
     "select_trials",
@@ -37,7 +38,14 @@ __all__ = [
 ]
 
 TUNE, VERDICT = "tune", "verdict"
-SETTINGS = {"optimizer.lr": "lr", "optimizer.decay_rate": "decay_rate"}
+#: What a trial can set: lr, then every hyperparameter an optimizer class lets a search space
+#: (``harness.core.optim.spec``). A table shows lr and those whose values differ between trials.
+SETTINGS = {"optimizer.lr": "lr"} | {
+    f"optimizer.{name}": name
+    for cls in OPTIMIZERS.values()
+    for name, spec in cls.hyperparameters.items()
+    if spec.search
+}
 STALL_EXPONENT = -0.25  # below: the step decays like a power of t (Adagrad's jar: -0.5)
 FLAT_EXPONENT = 0.1  # |exponent| below: the step stays put (RMSprop's blend)
 
@@ -83,7 +91,7 @@ def to_trial_scores(runs: pd.DataFrame, criterion: pd.Series) -> pd.DataFrame:
     1      1    inf      1
     """
     table = runs.assign(score=criterion.to_numpy())
-    settings = [column for column in SETTINGS if column in table]
+    settings = [column for column in SETTINGS if column in table and _varies(table, column)]
     grouped = table.groupby(["arm", "trial"], sort=True)
     scores = grouped.agg(
         score=("score", "mean"),
@@ -92,6 +100,11 @@ def to_trial_scores(runs: pd.DataFrame, criterion: pd.Series) -> pd.DataFrame:
     )
     first = grouped[settings].first().rename(columns=SETTINGS)
     return first.join(scores).reset_index()
+
+
+def _varies(table: pd.DataFrame, column: str) -> bool:
+    """Whether ``column`` is lr or takes more than one value over the trials."""
+    return column == "optimizer.lr" or pd.to_numeric(table[column], errors="coerce").nunique() > 1
 
 
 def select_trials(scores: pd.DataFrame) -> pd.DataFrame:
@@ -158,7 +171,7 @@ def to_verdict_table(
     for _, pick in selected.iterrows():
         mine = (runs["arm"] == pick["arm"]).to_numpy()
         row = {"arm": pick["arm"], "label": _first(runs.loc[mine, "label"], pick["arm"])}
-        row |= {k: pick.get(k, math.nan) for k in ("trial", *SETTINGS.values())}
+        row |= {k: pick.get(k, math.nan) for k in ("trial", *SETTINGS.values()) if k in pick}
         row |= {"tune_score": pick["score"], "seeds": int(mine.sum())}
         row["n_bad"] = int(bad[mine].sum())
         if criterion == "time_to_target":

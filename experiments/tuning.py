@@ -1,11 +1,13 @@
 """A fair-comparison protocol: equal tuning budgets, selection on validation, fresh verdict seeds.
 
 Every optimizer ("arm") gets the same number of trials over its own search space: the learning
-rate on a log scale, and for RMSprop optionally the decay rate, on a log scale of ``1 − α``
-(so 0.9, 0.99 and 0.999 are evenly spaced). Trials are a log-spaced **grid** or **quasi-random**
-points (a scrambled Halton sequence, as AlgoPerf draws its trials), both seeded. Each trial runs
-on the tuning seeds; the arm's setting is the trial with the best mean validation criterion;
-the **verdict** re-runs that setting on fresh seeds that no trial used (DeepOBS's protocol).
+rate, and optionally any other hyperparameter its class lets a search space
+(``harness.core.optim.spec``): a step size on a log scale, a decay rate (RMSprop's α, AdaDelta's ρ,
+Adam's β) on a log scale of ``1 − α``, so 0.9, 0.99 and 0.999 are evenly spaced. Trials are a
+log-spaced **grid** or **quasi-random** points (a scrambled Halton sequence, as AlgoPerf draws
+its trials), both seeded. Each trial runs on the tuning seeds; the arm's setting is the trial
+with the best mean validation criterion; the **verdict** re-runs that setting on fresh seeds
+that no trial used (DeepOBS's protocol).
 
 A protocol is a YAML file in ``experiments/protocols/`` (``load_protocol``); an arm is named by
 its ``conf/optimizer`` option, so ``rmsprop_a0.9`` tunes RMSprop's lr at a fixed decay rate and
@@ -22,35 +24,66 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 from scipy.stats import qmc
+
+from harness.core.optim import OPTIMIZERS, Optimizer
+from harness.tracking.store import PROJECT_ROOT
 
 SEARCHES = ("grid", "halton")
 #: Lower is better for each; ``time_to_target`` is the first step with val_loss <= ``target``.
 CRITERIA = ("final_val_loss", "best_val_loss", "time_to_target")
 TUNING_DIR = Path(__file__).resolve().parent / "protocols"
+OPTIMIZER_CONF = PROJECT_ROOT / "conf" / "optimizer"
 
 
 @dataclass(frozen=True)
 class Arm:
-    """One optimizer to tune: a ``conf/optimizer`` option and its search space."""
+    """One optimizer to tune: a ``conf/optimizer`` option and its search space.
+
+    ``space`` maps each searched hyperparameter to ``(low, high)``; ``lr`` first, always. Each
+    must be one its class searches, with both ends in its range (``harness.core.optim.spec``).
+
+    >>> Arm("rmsprop", {"lr": (1e-4, 1e-2), "decay_rate": (0.9, 1.0)})
+    Traceback (most recent call last):
+    ...
+    ValueError: tuning.arms.rmsprop.decay_rate=[0.9, 1.0]: needs low <= high, both must be in [0, 1)
+    """
 
     optimizer: str
-    lr: tuple[float, float]
-    decay_rate: tuple[float, float] | None = None
+    space: dict[str, tuple[float, float]]
 
     def __post_init__(self):
-        low, high = self.lr
-        if not 0 < low <= high:
+        spec = optimizer_class(self.optimizer).hyperparameters
+        searched = [name for name, h in spec.items() if h.search]
+        if list(self.space)[:1] != ["lr"] or not set(self.space) <= set(searched):
             raise ValueError(
-                f"tuning.arms.{self.optimizer}.lr={list(self.lr)}: needs 0 < low <= high"
+                f"tuning.arms.{self.optimizer}: needs lr: [low, high] first, then any of "
+                f"{', '.join(searched[1:]) or 'nothing'}; got {', '.join(self.space)}"
             )
-        if self.decay_rate is not None:
-            low, high = self.decay_rate
-            if not 0 <= low <= high < 1:
+        for name, (low, high) in self.space.items():
+            h = spec[name]
+            if not (h.allows(low) and h.allows(high) and low <= high):
                 raise ValueError(
-                    f"tuning.arms.{self.optimizer}.decay_rate={list(self.decay_rate)}: "
-                    "needs 0 <= low <= high < 1"
+                    f"tuning.arms.{self.optimizer}.{name}={[low, high]}: needs low <= high, "
+                    f"both {h.allowed()}"
                 )
+
+
+def optimizer_class(option: str) -> type[Optimizer]:
+    """The class a ``conf/optimizer`` option configures: its defaults lead to ``<name>_schema``.
+
+    >>> optimizer_class("rmsprop_a0.9").__name__
+    'RMSprop'
+    """
+    name = option
+    while not name.endswith("_schema"):
+        path = OPTIMIZER_CONF / f"{name}.yaml"
+        if not path.is_file():
+            raise ValueError(f"tuning.arms.{option}: no conf/optimizer/{name}.yaml")
+        defaults = OmegaConf.load(path).get("defaults") or []
+        name = next(str(d) for d in defaults if str(d) != "_self_")
+    return OPTIMIZERS[name.removesuffix("_schema")]
 
 
 @dataclass(frozen=True)
@@ -111,8 +144,16 @@ class Protocol:
         return next(arm for arm in self.arms if arm.optimizer == name)
 
     def key(self) -> str:
-        """Same protocol → same key → the same parent run (a rerun resumes it)."""
-        text = json.dumps(asdict(self), sort_keys=True, default=str)
+        """Same protocol → same key → the same parent run (a rerun resumes it).
+
+        An arm hashes as ``{optimizer, lr, decay_rate, …}``, the fields ``Arm`` had before it
+        took any searched hyperparameter, so protocols of that time keep their parent runs.
+        """
+        tree = asdict(self)
+        tree["arms"] = [
+            {"optimizer": arm.optimizer, "decay_rate": None, **arm.space} for arm in self.arms
+        ]
+        text = json.dumps(tree, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -123,8 +164,6 @@ def load_protocol(source: str | Path, **changes) -> Protocol:
     >>> protocol.budget, [arm.optimizer for arm in protocol.arms][:2]
     (4, ['adagrad', 'rmsprop'])
     """
-    from omegaconf import OmegaConf
-
     path = Path(source)
     if path.suffix not in (".yaml", ".yml"):
         path = TUNING_DIR / f"{source}.yaml"
@@ -143,11 +182,9 @@ def load_protocol(source: str | Path, **changes) -> Protocol:
 
 
 def _to_arm(name: str, space: dict) -> Arm:
-    unknown = sorted(set(space) - {"lr", "decay_rate"})
-    if unknown or "lr" not in space:
-        raise ValueError(f"tuning.arms.{name}: needs lr: [low, high], may have decay_rate only")
-    decay = space.get("decay_rate")
-    return Arm(name, tuple(space["lr"]), tuple(decay) if decay else None)
+    ordered = {"lr": space["lr"]} if "lr" in space else {}
+    ordered |= {key: bounds for key, bounds in space.items() if key != "lr"}
+    return Arm(name, {key: tuple(bounds) for key, bounds in ordered.items()})
 
 
 def unit_points(budget: int, dims: int, search: str, seed: int) -> np.ndarray:
@@ -175,16 +212,21 @@ def _log_scale(unit: np.ndarray, low: float, high: float) -> np.ndarray:
 def arm_trials(arm: Arm, budget: int, search: str, seed: int) -> list[dict[str, float]]:
     """The arm's ``budget`` trials as override values: ``{"optimizer.lr": …, …}``.
 
-    >>> trials = arm_trials(Arm("adagrad", (1e-3, 1e-1)), 3, "grid", 0)
+    >>> trials = arm_trials(Arm("adagrad", {"lr": (1e-3, 1e-1)}), 3, "grid", 0)
     >>> [round(t["optimizer.lr"], 6) for t in trials]
     [0.001, 0.01, 0.1]
+    >>> trials = arm_trials(Arm("adadelta", {"lr": (1, 1), "rho": (0.9, 0.999)}), 9, "grid", 0)
+    >>> sorted({t["optimizer.rho"] for t in trials})  # evenly spaced in log(1 − ρ)
+    [0.9, 0.99, 0.999]
     """
-    dims = 2 if arm.decay_rate else 1
-    unit = unit_points(budget, dims, search, seed)
-    trials = [{"optimizer.lr": float(f"{lr:.4g}")} for lr in _log_scale(unit[:, 0], *arm.lr)]
-    if arm.decay_rate:
-        low, high = arm.decay_rate
-        one_minus = _log_scale(unit[:, 1], 1 - high, 1 - low)  # 1 − α on a log scale
-        for trial, om in zip(trials, one_minus, strict=True):
-            trial["optimizer.decay_rate"] = float(f"{1 - om:.6g}")
-    return trials
+    spec = optimizer_class(arm.optimizer).hyperparameters
+    unit = unit_points(budget, len(arm.space), search, seed)
+    columns = {}
+    for i, (name, (low, high)) in enumerate(arm.space.items()):
+        if spec[name].search == "log1m":  # 1 − α on a log scale
+            values = 1 - _log_scale(unit[:, i], 1 - high, 1 - low)
+            columns[f"optimizer.{name}"] = [float(f"{v:.6g}") for v in values]
+        else:
+            values = _log_scale(unit[:, i], low, high)
+            columns[f"optimizer.{name}"] = [float(f"{v:.4g}") for v in values]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]

@@ -102,3 +102,22 @@ def test_a_diverged_run_is_a_tag_and_the_analysis_still_counts_it(folder):
     study = load_study("diverge", tracking_uri=client.tracking_uri)
     assert study.runs["diverged"].tolist() == [True]
     assert study.runs["diverged_step"].iloc[0] == int(run.data.tags["optlab.diverged_step"])
+
+
+def test_adadelta_groups_by_rho_and_amsgrad_runs_tracked_with_their_internals(folder):
+    """New optimizers need no label table: ρ names AdaDelta's groups, and the loader reads their
+    effective step and accumulator like any other's."""
+    rhos = [("optimizer=adadelta", f"optimizer.rho={rho}") for rho in (0.9, 0.95)]
+    tracked = [run_tracked(folder, "new-optimizers", *o) for o in [*rhos, ("optimizer=amsgrad",)]]
+    client, runs = tracked[0][0], [run for _, run in tracked]
+    labels = [run.data.tags["optlab.label"] for run in runs]
+    assert labels == ["AdaDelta ρ=0.9", "AdaDelta ρ=0.95", "AMSGrad"]
+    assert [run.info.run_name for run in runs] == [
+        "adadelta-rho0.9-lr1-s0", "adadelta-rho0.95-lr1-s0", "amsgrad-lr0.001-s0"
+    ]  # fmt: skip
+    for run, name in zip(runs, ("adadelta", "adadelta", "amsgrad"), strict=True):
+        assert {k for k in run.data.params if k.startswith("optimizer.")} == OPTIMIZER_KEYS[name]
+    study = load_study("new-optimizers", tracking_uri=client.tracking_uri)
+    assert sorted(study.runs["label"]) == sorted(labels)
+    recorded = set(study.curves.loc[study.curves["value"].notna(), "metric"].astype(str))
+    assert {"effective_lr_median", "accumulator_mean", "update_ratio"} <= recorded

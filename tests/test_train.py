@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from harness.core.config import (
+    OPTIMIZER_CONFIGS,
     AdagradConfig,
     Config,
     DigitsConfig,
@@ -18,7 +19,9 @@ from harness.core.config import (
     TrackingConfig,
     TrainerConfig,
 )
+from harness.core.optim import OPTIMIZERS
 from harness.core.train import build_job, train
+from harness.tracking.checkpoint import load_checkpoint, save_checkpoint
 
 
 def job_config(optimizer=None, model=None, dataset=None, steps=200, **trainer) -> Config:
@@ -118,6 +121,35 @@ def test_resuming_from_step_50_equals_an_uninterrupted_run(optimizer):
     resumed = train(cfg, resume=state)
     np.testing.assert_array_equal(resumed.curves.data, straight.curves.data)
     assert resumed.summary == straight.summary
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_resuming_through_a_checkpoint_file_at_internals_every_1_is_exact(tmp_path, name):
+    """Every step keeps Δp: the curves, the optimizer's arrays and its last internals survive."""
+    cfg = job_config(
+        optimizer=OPTIMIZER_CONFIGS[name](lr=0.001), steps=60, eval_every=20,
+        internals_every=1, checkpoint_every=30,
+    )  # fmt: skip
+    sink = Checkpoints()
+    straight = train(cfg, sink)
+    save_checkpoint(tmp_path / "job.npz", "run", "hash", sink.states[0])
+    state = load_checkpoint(tmp_path / "job.npz").state
+    resumed = train(cfg, resume=state)
+    np.testing.assert_array_equal(resumed.curves.data, straight.curves.data)
+    assert not np.isnan(straight.curves.column("update_ratio")[1:]).any()
+
+    saved, job = sink.states[0].optimizer, build_job(cfg)
+    job.optimizer.load_state_dict(state.optimizer)
+    restored = job.optimizer.state_dict()
+    assert restored["t"] == saved["t"] == 30
+    for group in ("state", "last_update"):
+        assert restored[group].keys() == saved[group].keys()
+        for part, arrays in saved[group].items():
+            for key, value in arrays.items():
+                np.testing.assert_array_equal(restored[group][part][key], value)
+    internals = job.optimizer.internals(state.params)  # what step 30 logged, Δp included
+    assert "update_ratio" in internals
+    assert internals == {k: straight.curves.column(k)[30] for k in internals}
 
 
 def test_a_non_stationary_run_sees_the_change():

@@ -7,8 +7,11 @@ selection rule is checked against a hand-built store with known values.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+from dataclasses import asdict
 from unittest import mock
 
 import numpy as np
@@ -225,15 +228,22 @@ def test_time_to_target_criterion_is_the_first_step_at_the_target():
 
 # --- the protocol's own checks -------------------------------------------------------------------
 def test_protocol_refuses_overlapping_seeds_and_bad_spaces():
-    arm = Arm("adagrad", (0.01, 1.0))
+    arm = Arm("adagrad", {"lr": (0.01, 1.0)})
     with pytest.raises(ValueError, match="must not reuse tuning seeds"):
         Protocol(arms=(arm,), tune_seeds=(0, 1), verdict_seeds=(1, 2))
     with pytest.raises(ValueError, match="needs a perfect power"):
-        Protocol(arms=(Arm("rmsprop", (1e-4, 1e-2), (0.5, 0.99)),), budget=8, search="grid")
+        space = {"lr": (1e-4, 1e-2), "decay_rate": (0.5, 0.99)}
+        Protocol(arms=(Arm("rmsprop", space),), budget=8, search="grid")
     with pytest.raises(ValueError, match="time_to_target needs"):
         Protocol(arms=(arm,), criterion="time_to_target")
-    with pytest.raises(ValueError, match="needs 0 < low"):
-        Arm("adam", (0.1, 0.01))
+    with pytest.raises(ValueError, match=r"adam.lr=\[0.1, 0.01\]: needs low <= high"):
+        Arm("adam", {"lr": (0.1, 0.01)})
+    with pytest.raises(ValueError, match=r"adadelta.rho=\[0.5, 1.5\]: .* must be in \[0, 1\)"):
+        Arm("adadelta", {"lr": (0.1, 1.0), "rho": (0.5, 1.5)})
+    with pytest.raises(ValueError, match="then any of rho; got lr, decay_rate"):
+        Arm("adadelta", {"lr": (0.1, 1.0), "decay_rate": (0.5, 0.9)})  # RMSprop's, not AdaDelta's
+    with pytest.raises(ValueError, match="then any of beta1, beta2; got eps"):
+        Arm("amsgrad", {"eps": (1e-8, 1e-6)})  # not searched, and lr is missing
 
 
 def test_conf_tuning_protocols_compose_for_every_arm(tmp_path):
@@ -255,3 +265,50 @@ def test_conf_tuning_protocols_compose_for_every_arm(tmp_path):
 def test_extra_overrides_may_not_set_what_the_protocol_owns(capsys):
     assert tune.main(["stall", "--", "seed=3"]) == 2
     assert "the protocol sets" in capsys.readouterr().err
+
+
+def test_a_protocol_searches_any_hyperparameter_its_optimizer_lets_it(tmp_path):
+    """AdaDelta's ρ and AMSGrad's β2 are searched on a log scale of 1 − value, like RMSprop's α,
+    with no change to the protocol's code; the trials table shows what varied."""
+    path = tmp_path / "new.yaml"
+    path.write_text(
+        "preset: stall\noverrides: [dataset=digits]\nbudget: 4\nsearch: grid\narms:\n"
+        "  adadelta: {lr: [0.1, 1.0], rho: [0.9, 0.99]}\n"
+        "  amsgrad: {lr: [1.0e-3, 1.0e-2], beta2: [0.9, 0.999]}\n"
+    )
+    protocol = load_protocol(path)
+    picks = {arm.optimizer: range(protocol.budget) for arm in protocol.arms}
+    jobs = tune.compose_jobs(protocol, "tune", picks, [0], f"sqlite:///{tmp_path}/m.db", "p")
+    assert len(jobs) == 8
+    for job in jobs:
+        trial = protocol.trials(protocol.arm(job.key[2]))[job.key[3]]
+        composed = {f"optimizer.{k}": v for k, v in job.cfg.optimizer.hyperparams().items()}
+        assert trial.items() <= composed.items()
+    rhos = {t["optimizer.rho"] for t in protocol.trials(protocol.arm("adadelta"))}
+    assert rhos == {0.9, 0.99}
+    runs = pd.DataFrame(
+        {
+            "arm": ["adadelta"] * 2 + ["amsgrad"] * 2,
+            "trial": [0, 1, 0, 1],
+            "seed": [0] * 4,
+            "optimizer.lr": [0.1, 0.1, 0.001, 0.01],
+            "optimizer.rho": [0.9, 0.99, None, None],
+            "optimizer.beta1": [None, None, 0.9, 0.9],  # not searched: the same in every trial
+        }
+    )
+    table = to_trial_scores(runs, pd.Series([1.0, 2.0, 3.0, 4.0]))
+    assert {"lr", "rho"} <= set(table.columns) and "beta1" not in table.columns
+
+
+def test_a_protocol_keeps_the_key_it_had_when_arms_had_only_lr_and_decay_rate():
+    """A rerun resumes its parent run: the key hashes each arm in the fields Arm had then."""
+    for name in ("stall", "shift"):
+        protocol = load_protocol(name)
+        then = asdict(protocol)
+        then["arms"] = [
+            {"optimizer": arm.optimizer, "lr": arm.space["lr"], "decay_rate": None}
+            | ({"decay_rate": arm.space["decay_rate"]} if "decay_rate" in arm.space else {})
+            for arm in protocol.arms
+        ]
+        text = json.dumps(then, sort_keys=True, default=str)
+        assert protocol.key() == hashlib.sha256(text.encode()).hexdigest()[:12]

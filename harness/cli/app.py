@@ -17,7 +17,7 @@ from harness.core.config import Config, ConfigError
 from harness.tracking.job import JobOutcome, SweepInfo, run_job
 from harness.tracking.progress import count_done, format_eta
 from harness.tracking.sink import run_name
-from harness.tracking.sweep import PROGRESS_FILE, load_sweep_info
+from harness.tracking.sweep import PROGRESS_FILE, eta_seconds, load_sweep_info
 
 GROUPS = ("optimizer", "model", "dataset", "trainer", "tracking")
 TOP_LEVEL = {*GROUPS, "seed", "lr_scale", "study"}
@@ -138,8 +138,8 @@ def _report_progress(folder: Path, info: dict, outcome: JobOutcome, reason: str 
     total = info.get("total")
     text = f"[{done}/{total or '?'}] {_describe(outcome)}" + (f": {reason}" if reason else "")
     if total and info.get("started"):
-        elapsed = time.time() - info["started"]
-        text += f" | ETA {format_eta(elapsed / done * max(total - done, 0))}"
+        eta = eta_seconds(folder, info["started"], done, total, time.time())
+        text += f" | ETA {format_eta(eta)}"
     if sys.stderr.isatty() and outcome.status != "FAILED":
         width = shutil.get_terminal_size().columns - 1
         sys.stderr.write("\r\033[K" + text[:width])  # one line that updates in place

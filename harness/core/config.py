@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from harness.core.data import DATASETS, Loader
 from harness.core.errors import ConfigError
 from harness.core.models import FUNCTION_TASK, MODEL_TASKS
+from harness.core.optim import OPTIMIZERS, Optimizer
 
 __all__ = ["ConfigError"]  # re-exported: the lab's one error for a bad config value
 
@@ -27,83 +28,60 @@ def _positive(group: str, name: str, value) -> None:
     _check(value > 0, f"{group}.{name}", value, "must be > 0")
 
 
-def _unit_interval(group: str, name: str, value) -> None:
-    _check(0 <= value < 1, f"{group}.{name}", value, "must be in [0, 1)")
-
-
 def _one_of(key: str, value, allowed) -> None:
     _check(value in allowed, key, value, "must be one of: " + ", ".join(map(str, allowed)))
 
 
-# --- optimizer ------------------------------------------------------------------------------
+# --- optimizer ---------------------------------------------------------------------------
 @dataclass
 class OptimizerConfig:
+    """An optimizer and its hyperparameters, checked against its class's spec.
+
+    One subclass per registered optimizer, made from the class (``OPTIMIZER_CONFIGS``): its
+    fields are the constructor's keyword arguments with their defaults, and each value must lie
+    in its ``Hyperparameter``'s range (``harness.core.optim.spec``).
+    """
+
     name: str = "sgd"
     lr: float = 0.01
 
     def __post_init__(self):
-        from harness.core.optim import OPTIMIZERS
-
         _one_of("optimizer.name", self.name, list(OPTIMIZERS))
-        _positive("optimizer", "lr", self.lr)
-        for f in fields(self):
-            if f.name in ("eps",):
-                _positive("optimizer", f.name, getattr(self, f.name))
-            if f.name in ("momentum", "decay_rate", "beta1", "beta2"):
-                _unit_interval("optimizer", f.name, getattr(self, f.name))
+        spec = OPTIMIZERS[self.name].hyperparameters
+        for key, value in self.hyperparams().items():
+            _check(key in spec, f"optimizer.{key}", value, f"not a {self.name} hyperparameter")
+            _check(spec[key].allows(value), f"optimizer.{key}", value, spec[key].allowed())
 
     def hyperparams(self) -> dict[str, float]:
         """Keyword arguments for the optimizer class."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
 
 
-@dataclass
-class SGDConfig(OptimizerConfig):
-    name: str = "sgd"
+def _to_optimizer_config(name: str, cls: type[Optimizer]) -> type[OptimizerConfig]:
+    """``<Class>Config``: ``name`` and the constructor's keyword arguments, with its defaults."""
+    own = [(key, float, field(default=value)) for key, value in cls.defaults().items()]
+    schema = make_dataclass(
+        f"{cls.__name__}Config",
+        [("name", str, field(default=name)), *own],
+        bases=(OptimizerConfig,),
+    )
+    schema.__module__ = __name__  # where pickle finds it, by ``__getattr__`` below
+    return schema
 
 
-@dataclass
-class MomentumConfig(OptimizerConfig):
-    name: str = "momentum"
-    momentum: float = 0.9
-
-
-@dataclass
-class NesterovConfig(OptimizerConfig):
-    name: str = "nesterov"
-    momentum: float = 0.9
-
-
-@dataclass
-class AdagradConfig(OptimizerConfig):
-    name: str = "adagrad"
-    eps: float = 1e-7
-
-
-@dataclass
-class RMSpropConfig(OptimizerConfig):
-    name: str = "rmsprop"
-    decay_rate: float = 0.99
-    eps: float = 1e-7
-
-
-@dataclass
-class AdamConfig(OptimizerConfig):
-    name: str = "adam"
-    lr: float = 0.001
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-
-
+#: Config name → its dataclass (also Hydra's ``<name>_schema``), one per registered optimizer.
 OPTIMIZER_CONFIGS: dict[str, type[OptimizerConfig]] = {
-    "sgd": SGDConfig,
-    "momentum": MomentumConfig,
-    "nesterov": NesterovConfig,
-    "adagrad": AdagradConfig,
-    "rmsprop": RMSpropConfig,
-    "adam": AdamConfig,
+    name: _to_optimizer_config(name, cls) for name, cls in OPTIMIZERS.items()
 }
+_BY_CLASS_NAME = {schema.__name__: schema for schema in OPTIMIZER_CONFIGS.values()}
+
+
+def __getattr__(name: str):
+    """``harness.core.config.AdamConfig`` and the like: the derived classes by name (pickle too)."""
+    try:
+        return _BY_CLASS_NAME[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
 # --- model ----------------------------------------------------------------------------------
@@ -229,7 +207,7 @@ def dataset_config(name: str, loader: Loader) -> type[DatasetConfig]:
     own = [(option.name, option.kind, option.default) for option in loader.options]
     title = "".join(part.capitalize() for part in name.split("_"))
     kind = make_dataclass(f"{title}Config", [("name", str, name), *own], bases=(DatasetConfig,))
-    kind.__module__ = __name__  # importable and picklable by name, like a class written here
+    kind.__module__ = __name__  # where pickle finds it, by ``__getattr__``
     return kind
 
 
@@ -247,7 +225,7 @@ def dataset_configs() -> dict[str, type[DatasetConfig]]:
 
 
 DATASET_CONFIGS = dataset_configs()
-globals().update({kind.__name__: kind for kind in DATASET_CONFIGS.values()})  # DigitsConfig, ...
+_BY_CLASS_NAME.update({kind.__name__: kind for kind in DATASET_CONFIGS.values()})  # DigitsConfig
 
 
 # --- trainer, tracking, the whole job -------------------------------------------------------
@@ -294,7 +272,7 @@ class TrackingConfig:
             self.metric_every >= 0,
             "tracking.metric_every",
             self.metric_every,
-            "must be >= 0 (0 picks a stride that keeps <= 1000 points per curve)",
+            "must be >= 0 (0: the stride that keeps harness.tracking.sink.UI_POINTS per curve)",
         )
         for key in self.tags:
             _check(
@@ -307,7 +285,7 @@ class TrackingConfig:
 
 @dataclass
 class Config:
-    optimizer: OptimizerConfig = field(default_factory=RMSpropConfig)
+    optimizer: OptimizerConfig = field(default_factory=OPTIMIZER_CONFIGS["rmsprop"])
     model: ModelConfig = field(default_factory=MLPConfig)
     dataset: DatasetConfig = field(default_factory=DATASET_CONFIGS["digits"])
     trainer: TrainerConfig = field(default_factory=TrainerConfig)

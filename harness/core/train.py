@@ -201,9 +201,9 @@ def _train_step(job: Job, trainer, curves: Curves, step: int) -> float:
     else:
         X, y = job.dataset.sample_batch(job.rng, trainer.batch_size, step)
     loss, grads = job.model.loss_and_grads(job.params, X, y)
+    # The loop decides which steps keep Δp (writing it costs a memory pass): the internals steps.
     with_internals = step % trainer.internals_every == 0 or step == 1
-    job.optimizer.record_update = with_internals  # writing Δp costs a memory pass
-    job.optimizer.update(job.params, grads)
+    job.optimizer.update(job.params, grads, record=with_internals)
     row = curves.row(step)
     row["train_loss"] = loss
     g = grads.flat

@@ -33,6 +33,10 @@ from harness.tracking.sink import MlflowSink
 from harness.tracking.store import PROJECT_ROOT, sqlite_path
 
 FORMAT_VERSION = 1
+#: The parts of an optimizer's ``state_dict`` that are arrays, ``{name: {parameter: array}}``,
+#: and the prefix of their ``.npz`` entries: its state buffers and its last Δp (a checkpoint
+#: written before ``last_update`` existed reads as one without it).
+ARRAY_GROUPS = {"state": "opt.", "last_update": "opt.last_update."}
 
 
 @dataclass
@@ -72,12 +76,14 @@ def save_checkpoint(path: Path, run_id: str, digest: str, state: TrainState) -> 
     params = list(state.params)
     arrays.update({f"param{i}": np.asarray(state.params[k]) for i, k in enumerate(params)})
     optimizer = dict(state.optimizer)
-    buffers = optimizer.pop("state")
-    if buffers is not None:
-        optimizer["state"] = {name: list(arrays_) for name, arrays_ in buffers.items()}
-        for name, arrays_ in buffers.items():
-            for i, value in enumerate(arrays_.values()):
-                arrays[f"opt.{name}{i}"] = np.asarray(value)
+    for group, prefix in ARRAY_GROUPS.items():  # the arrays as .npz entries, names in the JSON
+        buffers = optimizer.pop(group, None)
+        optimizer[group] = None
+        if buffers is not None:
+            optimizer[group] = {name: list(arrays_) for name, arrays_ in buffers.items()}
+            for name, arrays_ in buffers.items():
+                for i, value in enumerate(arrays_.values()):
+                    arrays[f"{prefix}{name}{i}"] = np.asarray(value)
     meta = {
         "version": FORMAT_VERSION,
         "run_id": run_id,
@@ -126,13 +132,14 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
 
 def _to_state(meta: dict, saved) -> TrainState:
     optimizer = dict(meta["optimizer"])
-    names = optimizer.pop("state", None)
-    optimizer["state"] = None
-    if names is not None:
-        optimizer["state"] = {
-            name: {key: saved[f"opt.{name}{i}"] for i, key in enumerate(keys)}
-            for name, keys in names.items()
-        }
+    for group, prefix in ARRAY_GROUPS.items():
+        names = optimizer.pop(group, None)
+        optimizer[group] = None
+        if names is not None:
+            optimizer[group] = {
+                name: {key: saved[f"{prefix}{name}{i}"] for i, key in enumerate(keys)}
+                for name, keys in names.items()
+            }
     curves = Curves(tuple(meta["columns"]), 0)
     curves.data = saved["curves"]
     return TrainState(

@@ -28,6 +28,7 @@ import numpy as np
 
 from harness.core.config import Config
 from harness.core.curves import Curves
+from harness.core.optim import OPTIMIZERS
 from harness.tracking.store import PROJECT_ROOT
 
 UI_POINTS = 300
@@ -38,14 +39,6 @@ EVAL_COLUMNS = ("val_loss", "val_accuracy", "test_loss", "test_accuracy")
 #: Summary values sent as tags, not metrics: a 0/1 flag charted as a metric is a bar of "0.00"
 #: labels in the UI. ``optlab.diverged`` (``run_end_tags``) is what ``analysis.load`` reads.
 TAG_ONLY_SUMMARY = frozenset({"diverged"})
-OPTIMIZER_LABELS = {
-    "sgd": "SGD",
-    "momentum": "Momentum",
-    "nesterov": "Nesterov",
-    "adagrad": "Adagrad",
-    "rmsprop": "RMSprop",
-    "adam": "Adam",
-}
 
 
 def metric_stride(metric_every: int, steps: int) -> int:
@@ -217,11 +210,9 @@ def config_hash(cfg: Config, with_seed: bool = True) -> str:
 
 
 def label(cfg: Config) -> str:
-    """A label for plots and the UI: ``RMSprop α=0.9``, ``Adagrad``."""
-    name = OPTIMIZER_LABELS[cfg.optimizer.name]
-    if cfg.optimizer.name == "rmsprop":
-        return f"{name} α={cfg.optimizer.decay_rate:g}"
-    return name
+    """A label for plots and the UI: ``RMSprop α=0.9``, ``Adagrad`` (the optimizer class's
+    ``label`` and the hyperparameters that name a group, ``harness.core.optim.spec``)."""
+    return OPTIMIZERS[cfg.optimizer.name].group_label(cfg.optimizer.hyperparams())
 
 
 def problem(cfg: Config) -> str:
@@ -251,12 +242,12 @@ SHIFT_NAMES = {"scale_inputs": "scale", "permute_labels": "perm", "none": "noshi
 def run_name(cfg: Config) -> str:
     """A name short enough for the UI's runs table: ``rmsprop-a0.99-lr0.001-s0``.
 
-    The parts that vary within a study: optimizer (and α), lr, kind of shift, seed. The
-    problem and the shift step are in the group label and the params.
+    The parts that vary within a study: optimizer (and the hyperparameters that name its
+    group, as α), lr, kind of shift, seed. The problem and the shift step are in the group label
+    and the params.
     """
-    parts = [cfg.optimizer.name]
-    if cfg.optimizer.name == "rmsprop":
-        parts.append(f"a{cfg.optimizer.decay_rate:g}")
+    spec = OPTIMIZERS[cfg.optimizer.name]
+    parts = [cfg.optimizer.name, *spec.group_name_parts(cfg.optimizer.hyperparams())]
     parts.append(f"lr{cfg.optimizer.lr:g}")
     if cfg.dataset.shift_step is not None:
         parts.append(SHIFT_NAMES.get(cfg.dataset.shift_kind, cfg.dataset.shift_kind))

@@ -36,7 +36,7 @@ from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
 
 from harness.tracking.progress import count_done, format_eta
-from harness.tracking.sweep import PROGRESS_FILE, load_sweep_info
+from harness.tracking.sweep import PROGRESS_FILE, eta_seconds, load_sweep_info
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
@@ -140,6 +140,7 @@ class SweepWatch:
     """Follow a submitted sweep: progress lines, scheduler states, and jobs that left no result."""
 
     def __init__(self, folder: Path, scheduler: str):
+        self.folder = folder
         self.progress_file = folder / PROGRESS_FILE
         self.scheduler = scheduler
         info = load_sweep_info(folder) or {}
@@ -168,7 +169,7 @@ class SweepWatch:
         lines = self._lines()
         for done, line in enumerate(lines[self.lines_shown :], start=self.lines_shown + 1):
             seconds, status, name = (line.split(maxsplit=2) + ["", "", ""])[:3]
-            eta = (time.time() - self.started) / done * max(self.total - done, 0)
+            eta = eta_seconds(self.folder, self.started, done, self.total, time.time())
             print(
                 f"[{done}/{self.total}] {status} {name} ({float(seconds or 0):.1f}s) "
                 f"| ETA {format_eta(eta)}",

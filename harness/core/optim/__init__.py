@@ -10,24 +10,29 @@ True
 
 from __future__ import annotations
 
-from harness.core.optim.adaptive import Adagrad, Adam, RMSprop
+from harness.core.optim.adaptive import AdaDelta, Adagrad, Adam, AMSGrad, RMSprop
 from harness.core.optim.base import Optimizer
 from harness.core.optim.flat import FlatDict
 from harness.core.optim.momentum import SGD, Momentum, Nesterov
 
 #: Config name → class. The only way a config reaches optimizer code (no import strings).
+#: The order is the figures' and tables' order (``analysis.contract.OPTIMIZER_ORDER``).
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
     "momentum": Momentum,
     "nesterov": Nesterov,
     "adagrad": Adagrad,
     "rmsprop": RMSprop,
+    "adadelta": AdaDelta,
     "adam": Adam,
+    "amsgrad": AMSGrad,
 }
 
 __all__ = [
     "OPTIMIZERS",
     "SGD",
+    "AMSGrad",
+    "AdaDelta",
     "Adagrad",
     "Adam",
     "FlatDict",

@@ -1,12 +1,14 @@
-"""The optimizer base class: state, one flat update or a per-key loop, and internals."""
+"""The optimizer base class: its spec, state, one flat update or a per-key loop, and internals."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 
 import numpy as np
 
 from harness.core.optim.flat import FlatDict, same_layout
+from harness.core.optim.spec import POSITIVE, Hyperparameter
 
 Params = Mapping[str, np.ndarray]
 #: From this many parameters on, an optimizer updates with its compiled loop. Below, its numpy
@@ -27,8 +29,12 @@ class Optimizer:
     and also uses ``delta`` as scratch space; ``_compiled_step`` runs the same arithmetic as one
     loop from ``harness.core.optim.kernels`` (one pass over memory instead of about nine) and gets
     an empty ``delta`` when Δp is not kept: a trainer that reads ``internals()`` every k steps
-    sets ``record_update = False`` in between, which saves a write pass. Models with at least
+    passes ``update(..., record=False)`` in between, which saves a write pass. Models with at least
     ``compiled_from`` parameters take the compiled loop.
+
+    A subclass also carries its spec (``harness.core.optim.spec``): ``label`` and a
+    ``Hyperparameter`` for each keyword argument of its ``__init__``, stored under the same
+    name on the instance; ``hyperparams()``, ``defaults()`` and ``group_label()`` read them.
 
     State is created on the first ``update`` call, with the parameters' keys, shapes and dtype,
     as ``FlatDict``s: ``opt.state["h"]["W1"]`` reads the accumulator of one parameter.
@@ -38,7 +44,11 @@ class Optimizer:
     """
 
     state_names: tuple[str, ...] = ()
-    #: Keep Δp of the next update for ``internals()["update_ratio"]``.
+    #: How plots, tags and the UI name the optimizer.
+    label: str = ""
+    #: Each ``__init__`` keyword argument's range, search scale and whether it names a group.
+    hyperparameters: dict[str, Hyperparameter] = {"lr": POSITIVE}
+    #: Keep Δp for ``internals()["update_ratio"]`` when ``update`` is not told (``record``).
     record_update: bool = True
     compiled_from: int = COMPILED_FROM
 
@@ -52,12 +62,16 @@ class Optimizer:
         self._params: Params | None = None
 
     # --- the update ------------------------------------------------------------------------
-    def update(self, params: Params, grads: Params) -> None:
-        """Update ``params`` in place from ``grads``: one step of the class's rule."""
+    def update(self, params: Params, grads: Params, record: bool | None = None) -> None:
+        """Update ``params`` in place from ``grads``: one step of the class's rule.
+
+        ``record``: keep Δp for ``internals()["update_ratio"]`` (None: ``record_update``). The
+        training loop passes it on every step, so it alone decides which steps keep Δp.
+        """
         if self.state is None:
             self._init_state(params)
         self.t += 1
-        self._recorded = self.record_update
+        self._recorded = self.record_update if record is None else record
         step = self._compiled_step if self._compiled else self._step
         if same_layout(params, grads) and same_layout(params, self._delta):
             flat_state = {name: buf.flat for name, buf in self.state.items()}
@@ -112,18 +126,20 @@ class Optimizer:
         """The accumulator whose growth makes a stall (h; v for Adam), flat, or None."""
         return None
 
-    def internals(self) -> dict[str, float]:
-        """Stall diagnostics of the last update.
+    def internals(self, params: Params | None = None) -> dict[str, float]:
+        """Stall diagnostics of the last update (``params``: the parameters it updated, when
+        this optimizer was restored from a ``state_dict`` since).
 
         ``effective_lr_median``/``_p10``/``_p90`` summarize the per-parameter step size over all
         parameters; ``accumulator_mean`` is the accumulator's mean (adaptive methods only);
-        ``update_ratio`` is ‖Δp‖/‖p‖ (left out when the update ran with ``record_update`` off).
+        ``update_ratio`` is ‖Δp‖/‖p‖ (left out when the update did not keep Δp).
         Cost: one O(n) partition for the percentiles plus two dot products (percentiles by
         nearest rank). On the digits MLP (4,810 parameters) that is ~40 µs, a fifth of a training
         step, so the trainer asks every ``trainer.internals_every`` steps (default 5) and the
         curves keep the resolution a log-log slope needs.
         """
-        if self.state is None or self._params is None:
+        params = self._params if params is None else params
+        if self.state is None or params is None:
             return {}
         out = {}
         eff = self.effective_lr()
@@ -137,25 +153,65 @@ class Optimizer:
             out["accumulator_mean"] = float(acc.mean())
         if self._recorded:
             delta = self._delta.flat
-            p = _flat_values(self._params)
+            p = _flat_values(params)
             p_norm = np.sqrt(np.dot(p, p))
             out["update_ratio"] = np.sqrt(np.dot(delta, delta)) / p_norm if p_norm else np.inf
         return {k: float(v) for k, v in out.items()}
 
-    # --- save and restore ------------------------------------------------------------------
+    # --- the spec --------------------------------------------------------------------------
     def hyperparams(self) -> dict[str, float]:
         """The constructor's keyword arguments, as they are now."""
-        return {"lr": self.lr}
+        return {name: getattr(self, name) for name in self.hyperparameters}
 
+    @classmethod
+    def defaults(cls) -> dict[str, float]:
+        """The constructor's defaults, read from its signature.
+
+        >>> from harness.core.optim import RMSprop
+        >>> RMSprop.defaults()
+        {'lr': 0.01, 'decay_rate': 0.99, 'eps': 1e-07}
+        """
+        signature = inspect.signature(cls.__init__).parameters
+        return {name: signature[name].default for name in cls.hyperparameters}
+
+    @classmethod
+    def group_label(cls, values: Mapping[str, float]) -> str:
+        """The label of a group of runs with these hyperparameters: ``RMSprop α=0.9``.
+
+        >>> from harness.core.optim import Adam, RMSprop
+        >>> RMSprop.group_label({"decay_rate": 0.9}), Adam.group_label({"beta1": 0.5})
+        ('RMSprop α=0.9', 'Adam')
+        """
+        named = [f"{h.symbol}={values[n]:g}" for n, h in cls.hyperparameters.items() if h.symbol]
+        return " ".join([cls.label, *named])
+
+    @classmethod
+    def group_name_parts(cls, values: Mapping[str, float]) -> list[str]:
+        """The run-name parts of the hyperparameters that name a group: ``["a0.9"]``."""
+        return [f"{h.short}{values[n]:g}" for n, h in cls.hyperparameters.items() if h.symbol]
+
+    # --- save and restore ------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """A deep copy of everything ``load_state_dict`` needs to continue bit-identically."""
-        state = layout = None
+        """A deep copy of everything ``load_state_dict`` needs to continue bit-identically.
+
+        Besides the state buffers and ``t``, the last Δp when it was kept (``last_update``), so
+        that ``internals()`` after a restore reads what it read before the save.
+        """
+        state = layout = last_update = None
         if self.state is not None:
             state = {
                 name: {k: v.copy() for k, v in buf.items()} for name, buf in self.state.items()
             }
             layout = {k: (v.shape, v.dtype.str) for k, v in self._delta.items()}
-        return {"hyperparams": self.hyperparams(), "t": self.t, "state": state, "layout": layout}
+            if self._recorded:
+                last_update = {"delta": {k: v.copy() for k, v in self._delta.items()}}
+        return {
+            "hyperparams": self.hyperparams(),
+            "t": self.t,
+            "state": state,
+            "layout": layout,
+            "last_update": last_update,
+        }
 
     def load_state_dict(self, state_dict: Mapping) -> None:
         """Restore hyperparameters, step count and state saved by ``state_dict``."""
@@ -172,6 +228,10 @@ class Optimizer:
         for name, arrays in saved.items():
             for key, value in arrays.items():
                 self.state[name][key] = value
+        last_update = state_dict.get("last_update")
+        self._recorded = last_update is not None
+        for key, value in (last_update or {"delta": {}})["delta"].items():
+            self._delta[key] = value
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams().items())

@@ -21,8 +21,14 @@ import math
 
 from numba import njit
 
+from harness.core.optim.rules import adadelta_rule, amsgrad_rule
+
 # error_model="numpy": a zero division gives inf/nan as in numpy instead of raising.
 _jit = njit(cache=True, nogil=True, error_model="numpy")
+# A rule written once for arrays and floats, inlined into the loop that calls it per element.
+_inline = njit(inline="always", error_model="numpy")
+_adadelta = _inline(adadelta_rule)
+_amsgrad = _inline(amsgrad_rule)
 
 
 @_jit
@@ -100,3 +106,27 @@ def adam(p, g, m, v, beta1, keep1, beta2, keep2, correct1, correct2, lr, eps, de
         if keep:
             delta[i] = -step
         p[i] -= step
+
+
+@_jit
+def adadelta(p, g, square_avg, acc_delta, step_size, rho, lr, eps, delta):
+    keep = delta.size > 0
+    for i in range(p.size):
+        d, square_avg[i], acc_delta[i], step_size[i] = _adadelta(
+            g[i], square_avg[i], acc_delta[i], rho, lr, eps
+        )
+        if keep:
+            delta[i] = d
+        p[i] += d
+
+
+@_jit
+def amsgrad(p, g, m, v, v_max, beta1, beta2, correct1, sqrt_correct2, lr, eps, delta):
+    keep = delta.size > 0
+    for i in range(p.size):
+        d, m[i], v[i], v_max[i] = _amsgrad(
+            g[i], m[i], v[i], v_max[i], beta1, beta2, correct1, sqrt_correct2, lr, eps
+        )
+        if keep:
+            delta[i] = d
+        p[i] += d

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.core.optim.base import Optimizer, kernels
+from harness.core.optim.spec import DECAY, POSITIVE
 
 
 class SGD(Optimizer):
@@ -20,6 +21,9 @@ class SGD(Optimizer):
 
     Reference: Robbins & Monro (1951), "A stochastic approximation method".
     """
+
+    label = "SGD"
+    hyperparameters = {"lr": POSITIVE}
 
     def __init__(self, lr: float = 0.01):
         super().__init__(lr)
@@ -51,19 +55,22 @@ class Momentum(Optimizer):
     """
 
     state_names = ("v",)
+    label = "Momentum"
+    hyperparameters = {"lr": POSITIVE, "momentum": DECAY}
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9):
         super().__init__(lr)
         self.momentum = momentum
 
-    def hyperparams(self):
-        return {"lr": self.lr, "momentum": self.momentum}
+    def _velocity(self, g, v, delta) -> None:
+        """``v ← momentum·v − lr·g``, leaving ``lr·g`` in ``delta``."""
+        v *= self.momentum
+        np.multiply(g, self.lr, out=delta)
+        v -= delta
 
     def _step(self, p, g, s, delta):
         v = s["v"]
-        v *= self.momentum
-        np.multiply(g, self.lr, out=delta)
-        v -= delta  # v = momentum·v − lr·g
+        self._velocity(g, v, delta)
         delta[...] = v
         p += v
 
@@ -71,7 +78,7 @@ class Momentum(Optimizer):
         kernels().momentum(p, g, s["v"], float(self.momentum), float(self.lr), delta)
 
 
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     """Nesterov accelerated gradient in the form of Bengio et al. (2013), eq. 7.
 
     ``v ← momentum·v − lr·g``;  ``p ← p + momentum·v − lr·g``  (with the new ``v``).
@@ -91,20 +98,11 @@ class Nesterov(Optimizer):
     optimizing recurrent networks".
     """
 
-    state_names = ("v",)
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9):
-        super().__init__(lr)
-        self.momentum = momentum
-
-    def hyperparams(self):
-        return {"lr": self.lr, "momentum": self.momentum}
+    label = "Nesterov"
 
     def _step(self, p, g, s, delta):
         v = s["v"]
-        v *= self.momentum
-        np.multiply(g, self.lr, out=delta)
-        v -= delta  # v = momentum·v − lr·g
+        self._velocity(g, v, delta)
         lr_g = self._scratch(delta)
         np.copyto(lr_g, delta)
         np.multiply(v, self.momentum, out=delta)
