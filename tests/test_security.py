@@ -138,3 +138,17 @@ def test_a_password_in_the_tracking_uri_is_refused_and_never_printed_or_saved(
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert not [p for p in written if SECRET in p.read_text(errors="replace")]
     assert not (tmp_path / "sweep").exists() and not (tmp_path / "run").exists()
+
+
+def test_git_runs_without_config_from_the_environment(tmp_path, monkeypatch):
+    """``git status`` (the runs' ``optlab.git_dirty`` tag) runs ``core.fsmonitor`` as a command;
+    git config passed in ``GIT_CONFIG_*`` variables does not reach it."""
+    from harness.tracking.sink import git_state
+
+    planted = tmp_path / "planted"
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "core.fsmonitor")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", f"mkdir {planted}; false")
+    state = git_state.__wrapped__()
+    assert not planted.exists(), "git ran a command from the environment"
+    assert state["optlab.git_dirty"] in ("true", "false"), state
