@@ -63,6 +63,12 @@ REFUSED = [
     (["-cp", "/tmp"], "--config-path"),
     (["-cn", "other"], "--config-name"),
     (["--experimental-rerun", "config.pickle"], "--experimental-rerun"),
+    # found by tests/test_fuzz_overrides.py: Hydra's own ValueError, exit 1, before
+    (["optimizer=null"], "optimizer"),
+    (["experiment=0"], "experiment"),
+    (["-m", "model=mlp,null"], "model"),
+    (["optimizer=[adam,sgd]"], "optimizer"),
+    (["~optimizer=0"], "optimizer"),
 ]
 
 
@@ -152,3 +158,30 @@ def test_git_runs_without_config_from_the_environment(tmp_path, monkeypatch):
     state = git_state.__wrapped__()
     assert not planted.exists(), "git ran a command from the environment"
     assert state["optlab.git_dirty"] in ("true", "false"), state
+
+
+def test_a_name_is_at_most_100_characters_of_letters_digits_and_dot_dash_underscore():
+    for key in ("study", "tracking.experiment"):
+        check_arguments([f"{key}={'s' * 100}", f"{key}=a-b_c.1"])
+        for bad in ("s" * 101, "'a b'", "a/b", "a..b", "'é'", "-a", ".a"):  # quoted: parsed
+            with pytest.raises(ConfigError, match=key):
+                check_arguments([f"{key}={bad}"])
+
+
+def test_a_logging_handler_hidden_in_sweeper_params_is_refused_end_to_end(run_harness, tmp_path):
+    """The issue's form: a ``+hydra.job_logging.handlers.x`` key inside ``hydra.sweeper.params``
+    whose class would run ``mkdir``; refused in one line, nothing run, nothing written."""
+    planted = tmp_path / "planted"
+    handler = f'"{{class:subprocess.Popen,args:[mkdir,{planted}]}}"'
+    done = run_harness(
+        tmp_path,
+        "-m",
+        "trainer.steps=5",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        f"++hydra.sweeper.params={{seed:'0,1',+hydra.job_logging.handlers.x:{handler}}}",
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: hydra.sweeper.params.+hydra.job_logging.handlers.x")
+    assert not planted.exists()
+    assert not list(tmp_path.iterdir())

@@ -135,6 +135,13 @@ def check_override(override) -> None:
             "import strings are not allowed: configs name things "
             "and the harness's registries map names to code",
         )
+    if key in LAB_GROUPS + HYDRA_GROUPS:
+        if isinstance(override.value(), list):  # Hydra would merge the options into one
+            raise ConfigError(key, value, "one option per group (a sweep: -m a,b)")
+        for element in _elements(override.value()):
+            if not isinstance(element, str) and not (element is None and override.is_delete()):
+                # null or a number: Hydra itself would fail with a ValueError
+                raise ConfigError(key, element, f"must name an option of the {key} group")
     for element in _elements(override.value()):
         _check_value(key, element)
 
@@ -167,8 +174,6 @@ def _check_value(key: str, value) -> None:
     names_a_thing = key in ("study", "tracking.experiment") or key in LAB_GROUPS + HYDRA_GROUPS
     if names_a_thing and value is not None and not _is_name(str(value)):
         raise ConfigError(key, value, "must be " + NAMES)
-    if key in LAB_GROUPS + HYDRA_GROUPS and value is not None and not isinstance(value, str):
-        raise ConfigError(key, value, "must be the name of a file in conf/" + key)
     if key in OUTPUT_DIRS and isinstance(value, str):
         check_output_folder(key, value)
     if key == "tracking.uri" and isinstance(value, str) and _has_password(value):
