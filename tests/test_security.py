@@ -185,3 +185,20 @@ def test_a_logging_handler_hidden_in_sweeper_params_is_refused_end_to_end(run_ha
     assert lines[0].startswith("error: hydra.sweeper.params.+hydra.job_logging.handlers.x")
     assert not planted.exists()
     assert not list(tmp_path.iterdir())
+
+
+def test_a_sweep_written_as_sweeper_params_runs(run_harness, tmp_path):
+    """``hydra.sweeper.params={seed:"0,1"}`` on the command line (an AttributeError before):
+    allowed, expanded by Hydra, two jobs run."""
+    done = run_harness(
+        tmp_path,
+        "-m",
+        "dataset=spirals",
+        "trainer.steps=10",
+        "tracking.enabled=false",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        '++hydra.sweeper.params={seed:"0,1"}',
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 finished, 0 skipped, 0 failed" in done.stderr
+    assert "rmsprop-a0.99-lr0.001-s0" in done.stderr and "-s1 " in done.stderr
