@@ -7,6 +7,7 @@ one test per case reads the outcome).
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -228,3 +229,91 @@ def test_bad_input_fails_in_one_line_and_tracks_nothing(case: Case, outcomes, ha
     embedded = Path(harness_env(folder)["OPTLAB_STORE_DIR"])
     assert not embedded.exists(), "the embedded store was touched"
     assert not (folder / PLANTED).exists(), "an override ran code"
+
+
+# --- a refusal writes nothing; conf files that do not parse name their file and line ----------
+def test_a_refused_launch_writes_nothing(outcomes):
+    """Exit 2 leaves the case's folder as it was: no run or sweep folder (Hydra makes one only
+    after the config passed), no store, no checkpoint folder, no log."""
+    written = {
+        case_id: sorted(str(p.relative_to(o.folder)) for p in o.folder.rglob("*"))
+        for case_id, o in outcomes.items()
+    }
+    assert {case_id: files for case_id, files in written.items() if files} == {}
+
+
+def scratch_project(folder: Path) -> Path:
+    """A copy of the harness, its Hydra plugins and ``conf/`` in ``folder``: a broken conf file
+    goes there, never into the real ``conf/``; ``python -m harness`` run in it imports it."""
+    ignore = shutil.ignore_patterns("__pycache__")
+    for part in ("harness", "hydra_plugins", "conf"):
+        shutil.copytree(PROJECT_ROOT / part, folder / part, ignore=ignore)
+    return folder
+
+
+BROKEN_CONF = {
+    "experiment/flow.yaml": "# @package _global_\nstudy: flow\noptimizer:\n  lr: [1\nseed: 3\n",
+    "experiment/nohead.yaml": "trainer:\n  steps: 7\n",
+    "optimizer/twice.yaml": "defaults: [adam_schema, _self_]\nlr: 0.1\nbeta1: 0.8\nlr: 0.2\n",
+    "optimizer/untyped.yaml": "lr: 0.1\n",
+    "trainer/tabbed.yaml": "defaults: [trainer_schema, _self_]\nsteps: 10\n\tbatch_size: 5\n",
+}
+YAML_CASES = [
+    # (arguments, the one line's start)
+    (["experiment=flow"], "conf/experiment/flow.yaml line 5: expected ',' or ']'"),
+    (["-m", "seed=0,1", "experiment=flow"], "conf/experiment/flow.yaml line 5: "),
+    (["-m", "optimizer=adam,twice"], "conf/optimizer/twice.yaml line 4: found duplicate key lr"),
+    (["trainer=tabbed"], "conf/trainer/tabbed.yaml line 3: found character '\\t'"),
+    (["experiment=nohead"], "experiment=['trainer']: an experiment sets the lab's keys"),
+    (["-m", "optimizer=adam,untyped"], "optimizer=['lr']: untyped"),
+]
+
+
+#: Output folders that reach ``conf/`` only once resolved (the command line's check reads the
+#: literal text): checked again on the composed config, before Hydra writes there.
+INTO_CONF_CASES = [
+    (["hydra.run.dir=${hydra:runtime.cwd}/conf"], "hydra.run.dir='{project}/conf': outputs go"),
+    (["-m", "hydra.sweep.dir=${hydra:runtime.cwd}/conf/x"], "hydra.sweep.dir='{project}/conf/x'"),
+]
+
+
+@pytest.fixture(scope="module")
+def project_outcomes(tmp_path_factory, run_harness) -> tuple[Path, list]:
+    """Every case of ``YAML_CASES`` and ``INTO_CONF_CASES`` run in one scratch project (whose
+    files must be left as they were); returns it and the processes, in that order."""
+    project = scratch_project(tmp_path_factory.mktemp("project"))
+    for name, text in BROKEN_CONF.items():
+        (project / "conf" / name).write_text(text)
+    before = sorted(project.rglob("*"))
+
+    def run(arguments: list[str]) -> subprocess.CompletedProcess:
+        flags = [a for a in arguments if a.startswith("-")]
+        rest = [a for a in arguments if not a.startswith("-")]
+        defaults = ["hydra.run.dir=run", "hydra.sweep.dir=sweep", "trainer.steps=30"]
+        return run_harness(project, *flags, *defaults, *rest, timeout=300)
+
+    cases = [arguments for arguments, _ in YAML_CASES + INTO_CONF_CASES]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        processes = list(pool.map(run, cases))
+    assert sorted(project.rglob("*")) == before, "a refused launch wrote into the project"
+    return project, processes
+
+
+def assert_one_line_exit_2(process: subprocess.CompletedProcess, start: str) -> None:
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1, process.stderr
+    assert lines[0].startswith("error: " + start), lines[0]
+    assert process.returncode == 2
+
+
+@pytest.mark.parametrize("index", range(len(YAML_CASES)), ids=[" ".join(a) for a, _ in YAML_CASES])
+def test_a_conf_file_that_does_not_parse_is_named_with_its_line(index, project_outcomes):
+    _, processes = project_outcomes
+    assert_one_line_exit_2(processes[index], YAML_CASES[index][1])
+
+
+@pytest.mark.parametrize("index", range(len(INTO_CONF_CASES)), ids=["run", "sweep"])
+def test_an_output_folder_that_resolves_into_conf_is_refused(index, project_outcomes):
+    project, processes = project_outcomes
+    start = INTO_CONF_CASES[index][1].format(project=project)
+    assert_one_line_exit_2(processes[len(YAML_CASES) + index], start)

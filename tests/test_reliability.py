@@ -382,6 +382,25 @@ def test_a_sweep_whose_store_is_lost_mid_sweep_exits_1_with_a_summary(tmp_path, 
     assert len(output.splitlines()) < 20, output[-3000:]
 
 
+@pytest.mark.slow
+def test_a_sweep_whose_store_is_deleted_mid_sweep_exits_1_with_a_summary(tmp_path, template):
+    """The store's file removed under a running sweep (the truncated case is above): the jobs
+    after it fail, the sweep says so in one line and exits 1, never 0."""
+    copy_store(template, tmp_path)
+    args = ["-m", "seed=0,1,2", "study=deleted", "dataset=spirals", "trainer.steps=3000"]
+    sweep = start_harness(tmp_path, [*args, "hydra.sweep.dir=sweep"], user_env(tmp_path), "log")
+    progress = tmp_path / "sweep" / ".optlab" / "progress"
+    wait_until(lambda: progress.exists() or sweep.poll() is not None, "the first job's end")
+    (tmp_path / "store" / "mlflow.db").unlink()
+    code = sweep.wait(timeout=300)
+    output = (tmp_path / "log").read_text()
+    assert code == 1, output[-3000:]
+    assert "Traceback" not in output and "SELECT" not in output, output[-3000:]
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "job(s) failed" in errors[0], output[-3000:]
+    assert "run the same command again" in errors[0]
+
+
 # --- secrets --------------------------------------------------------------------------------
 SECRETS = {
     "MY_API_TOKEN": "s3cr3t-token-1234",

@@ -63,6 +63,12 @@ REFUSED = [
     (["-cp", "/tmp"], "--config-path"),
     (["-cn", "other"], "--config-name"),
     (["--experimental-rerun", "config.pickle"], "--experimental-rerun"),
+    # found by tests/test_fuzz_overrides.py: Hydra's own ValueError, exit 1, before
+    (["optimizer=null"], "optimizer"),
+    (["experiment=0"], "experiment"),
+    (["-m", "model=mlp,null"], "model"),
+    (["optimizer=[adam,sgd]"], "optimizer"),
+    (["~optimizer=0"], "optimizer"),
 ]
 
 
@@ -138,3 +144,61 @@ def test_a_password_in_the_tracking_uri_is_refused_and_never_printed_or_saved(
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert not [p for p in written if SECRET in p.read_text(errors="replace")]
     assert not (tmp_path / "sweep").exists() and not (tmp_path / "run").exists()
+
+
+def test_git_runs_without_config_from_the_environment(tmp_path, monkeypatch):
+    """``git status`` (the runs' ``optlab.git_dirty`` tag) runs ``core.fsmonitor`` as a command;
+    git config passed in ``GIT_CONFIG_*`` variables does not reach it."""
+    from harness.tracking.sink import git_state
+
+    planted = tmp_path / "planted"
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "core.fsmonitor")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", f"mkdir {planted}; false")
+    state = git_state.__wrapped__()
+    assert not planted.exists(), "git ran a command from the environment"
+    assert state["optlab.git_dirty"] in ("true", "false"), state
+
+
+def test_a_name_is_at_most_100_characters_of_letters_digits_and_dot_dash_underscore():
+    for key in ("study", "tracking.experiment"):
+        check_arguments([f"{key}={'s' * 100}", f"{key}=a-b_c.1"])
+        for bad in ("s" * 101, "'a b'", "a/b", "a..b", "'é'", "-a", ".a"):  # quoted: parsed
+            with pytest.raises(ConfigError, match=key):
+                check_arguments([f"{key}={bad}"])
+
+
+def test_a_logging_handler_hidden_in_sweeper_params_is_refused_end_to_end(run_harness, tmp_path):
+    """The issue's form: a ``+hydra.job_logging.handlers.x`` key inside ``hydra.sweeper.params``
+    whose class would run ``mkdir``; refused in one line, nothing run, nothing written."""
+    planted = tmp_path / "planted"
+    handler = f'"{{class:subprocess.Popen,args:[mkdir,{planted}]}}"'
+    done = run_harness(
+        tmp_path,
+        "-m",
+        "trainer.steps=5",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        f"++hydra.sweeper.params={{seed:'0,1',+hydra.job_logging.handlers.x:{handler}}}",
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: hydra.sweeper.params.+hydra.job_logging.handlers.x")
+    assert not planted.exists()
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_sweep_written_as_sweeper_params_runs(run_harness, tmp_path):
+    """``hydra.sweeper.params={seed:"0,1"}`` on the command line (an AttributeError before):
+    allowed, expanded by Hydra, two jobs run."""
+    done = run_harness(
+        tmp_path,
+        "-m",
+        "dataset=spirals",
+        "trainer.steps=10",
+        "tracking.enabled=false",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        '++hydra.sweeper.params={seed:"0,1"}',
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 finished, 0 skipped, 0 failed" in done.stderr
+    assert "rmsprop-a0.99-lr0.001-s0" in done.stderr and "-s1 " in done.stderr

@@ -32,7 +32,7 @@ def to_config(raw: DictConfig) -> Config:
         raise ConfigError("lr_scale", lr_scale, "must be a finite number")
     tree = OmegaConf.to_object(raw)
     tree.pop("hydra", None)
-    tree.pop("experiment", None)
+    _check_conf_files(tree)
     for key, value in tree.items():
         if key not in TOP_LEVEL:
             raise ConfigError(key, value, "unknown key; allowed: " + ", ".join(sorted(TOP_LEVEL)))
@@ -47,6 +47,29 @@ def to_config(raw: DictConfig) -> Config:
             raise ConfigError(key, value, "must be a finite number")
     _check_curves_fit(tree["trainer"])
     return Config(**tree)
+
+
+def _check_conf_files(tree: dict) -> None:
+    """A conf file Hydra loads without complaint can still be wrong: an experiment without
+    ``# @package _global_`` files its keys under ``experiment`` (never read); a group's option
+    without its schema is an untyped dict."""
+    experiment = tree.pop("experiment", None)
+    if experiment is not None:
+        shown = list(experiment) if isinstance(experiment, dict) else experiment
+        raise ConfigError(
+            "experiment",
+            shown,
+            "an experiment sets the lab's keys: its file must start with '# @package _global_' "
+            "and hold a mapping (see conf/experiment/stall.yaml)",
+        )
+    for group in GROUPS:
+        if isinstance(tree.get(group), dict):
+            raise ConfigError(
+                group,
+                sorted(map(str, tree[group])),
+                f"untyped: its conf/{group}/ file must start with "
+                "'defaults: [<option>_schema, _self_]' (or another option of the group)",
+            )
 
 
 def _leaves(tree, prefix: str = "") -> Iterator[tuple[str, object]]:
@@ -76,6 +99,33 @@ def _check_curves_fit(trainer) -> None:
         raise ConfigError(
             "trainer.steps", steps, f"must be at most {most:,} (its curves must fit in 1 GiB)"
         )
+
+
+def check_run(raw: DictConfig) -> None:
+    """What a single run would refuse, checked before Hydra makes its output folder (from
+    ``SweepCallback.on_run_start``): that folder, resolved; the config; its batch against its
+    data; its store."""
+    import copy
+
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict, read_write
+
+    from harness.cli.overrides import check_output_folder
+    from harness.core.train import job_dataset
+    from harness.tracking.store import check_reachable, check_scheme, check_writable, resolve_uri
+
+    HydraConfig.instance().set_config(raw)  # as Hydra does next: ${hydra:...} resolves
+    check_output_folder("hydra.run.dir", raw.hydra.run.dir)
+    job = copy.deepcopy(raw)
+    with read_write(job), open_dict(job):
+        del job["hydra"]
+    cfg = to_config(job)
+    job_dataset(cfg)
+    if cfg.tracking.enabled:
+        uri = resolve_uri(cfg.tracking.uri)
+        check_scheme(uri)
+        check_reachable(uri)
+        check_writable(uri)
 
 
 def hydra_context() -> tuple[str, Path | None, list[str]]:

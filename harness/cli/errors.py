@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hydra.errors import MissingConfigException, OverrideParseException
+from pathlib import Path
+
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import OmegaConfBaseException
 
 from harness.core.config import ConfigError
@@ -38,8 +40,42 @@ def _missing_line(error: MissingConfigException) -> str:
     return _first_line(str(error))
 
 
+def _yaml_line(error) -> str:
+    """``conf/<group>/<file>.yaml line N: what is wrong`` from PyYAML's marked error."""
+    from harness.tracking.store import PROJECT_ROOT
+
+    mark = error.problem_mark or error.context_mark
+    where = Path(mark.name)
+    if where.is_absolute() and where.is_relative_to(PROJECT_ROOT):
+        where = where.relative_to(PROJECT_ROOT)
+    what = error.problem or error.context
+    if error.problem and error.context:
+        started = error.context_mark
+        since = f" from line {started.line + 1}" if started and started.line != mark.line else ""
+        what += f" ({error.context}{since})"
+    return f"{where} line {mark.line + 1}: {_first_line(what)}"
+
+
+def is_yaml_error(error: BaseException) -> bool:
+    """Whether ``error`` is PyYAML's, with the place it happened (a config file that does not
+    parse)."""
+    from yaml import MarkedYAMLError
+
+    return isinstance(error, MarkedYAMLError) and bool(error.problem_mark or error.context_mark)
+
+
 def one_line(error: BaseException) -> str:
-    """The clearest single line for ``error``: key, bad value, what is allowed."""
+    r"""The clearest single line for ``error``: key, bad value, what is allowed.
+
+    >>> from hydra.errors import OverrideParseException
+    >>> one_line(OverrideParseException("study=a\nb", "no viable alternative"))
+    'study=a\\nb: bad override (no viable alternative)'
+    """
+    line = _clearest(error)
+    return line.replace("\r", "\\r").replace("\n", "\\n")  # a value's own line breaks
+
+
+def _clearest(error: BaseException) -> str:
     for cause in _chain(error):
         if isinstance(cause, ConfigError):
             return str(cause)
@@ -47,6 +83,19 @@ def one_line(error: BaseException) -> str:
             return _missing_line(cause)
         if isinstance(cause, OmegaConfBaseException) and cause.full_key:
             return _omegaconf_line(cause)
+        if is_yaml_error(cause):
+            return _yaml_line(cause)
         if isinstance(cause, OverrideParseException):
             return f"{cause.override}: bad override ({_first_line(cause.message)})"
     return _first_line(f"{type(error).__name__}: {error}")
+
+
+def is_input_error(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what caused it) is a bad config or override: exit code 2, not 1."""
+    while error is not None:
+        if isinstance(error, ConfigError | HydraException | OmegaConfBaseException):
+            return True
+        if is_yaml_error(error):  # a config file that does not parse
+            return True
+        error = error.__cause__ or error.__context__
+    return False

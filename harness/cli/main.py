@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from harness.cli import schemas  # noqa: F401  (registers the typed schemas and the lr resolver)
 from harness.cli.app import run_from_hydra, to_config
-from harness.cli.errors import one_line
+from harness.cli.errors import is_input_error, one_line
 from harness.cli.overrides import check_arguments
 from harness.cli.sweep import SweepAbort
 from harness.core.config import ConfigError
@@ -39,7 +39,7 @@ def hydra_main(cfg: DictConfig) -> str | None:
             raise  # the launcher records the failed job and the sweep goes on
         # One line, not Hydra's "Error executing job" banner too; a run holds the traceback.
         print(f"error: {one_line(error)}", file=sys.stderr)
-        sys.exit(2 if _is_input_error(error) else 1)
+        sys.exit(2 if is_input_error(error) else 1)
     return None if outcome is None else outcome.status
 
 
@@ -61,18 +61,7 @@ def main() -> None:
         raise
     except Exception as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
-        sys.exit(2 if _is_input_error(error) else 1)
-
-
-def _is_input_error(error: BaseException) -> bool:
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    while error is not None:
-        if isinstance(error, ConfigError | HydraException | OmegaConfBaseException):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
+        sys.exit(2 if is_input_error(error) else 1)
 
 
 if __name__ == "__main__":

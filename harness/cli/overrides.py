@@ -135,6 +135,13 @@ def check_override(override) -> None:
             "import strings are not allowed: configs name things "
             "and the harness's registries map names to code",
         )
+    if key in LAB_GROUPS + HYDRA_GROUPS:
+        if isinstance(override.value(), list):  # Hydra would merge the options into one
+            raise ConfigError(key, value, "one option per group (a sweep: -m a,b)")
+        for element in _elements(override.value()):
+            if not isinstance(element, str) and not (element is None and override.is_delete()):
+                # null or a number: Hydra itself would fail with a ValueError
+                raise ConfigError(key, element, f"must name an option of the {key} group")
     for element in _elements(override.value()):
         _check_value(key, element)
 
@@ -165,10 +172,10 @@ def _check_sweeper_params(key: str, value) -> None:
 def _check_value(key: str, value) -> None:
     """Names stay names, output folders stay out of ``conf/``, passwords off the command line."""
     names_a_thing = key in ("study", "tracking.experiment") or key in LAB_GROUPS + HYDRA_GROUPS
-    if names_a_thing and isinstance(value, str) and not _is_name(value):
+    if names_a_thing and value is not None and not _is_name(str(value)):
         raise ConfigError(key, value, "must be " + NAMES)
-    if key in OUTPUT_DIRS and isinstance(value, str) and _inside_conf(value):
-        raise ConfigError(key, value, "outputs go anywhere but the project's conf/")
+    if key in OUTPUT_DIRS and isinstance(value, str):
+        check_output_folder(key, value)
     if key == "tracking.uri" and isinstance(value, str) and _has_password(value):
         raise ConfigError(
             key,
@@ -176,6 +183,13 @@ def _check_value(key: str, value) -> None:
             "no password in the URI: it would be printed and saved with the command line; "
             + _where_passwords_go(value),
         )
+
+
+def check_output_folder(key: str, folder: str) -> None:
+    """``hydra.run.dir`` or ``hydra.sweep.dir`` anywhere but inside the project's ``conf/``:
+    checked on the command line, and once more resolved (``${hydra:runtime.cwd}/conf``)."""
+    if _inside_conf(folder):
+        raise ConfigError(key, folder, "outputs go anywhere but the project's conf/")
 
 
 def _is_name(value: str) -> bool:

@@ -33,7 +33,8 @@ from harness.tracking.sweep import (
 
 
 class SweepAbort(BaseException):  # noqa: N818 - a BaseException: Hydra's callback runner swallows Exception
-    """Stop the sweep with a one-line message and an exit code (2: bad input, 1: failed jobs)."""
+    """Stop a launch (a sweep, or a run refused before it starts) with a one-line message and an
+    exit code (2: bad input, 1: failed jobs)."""
 
     def __init__(self, message: str, code: int):
         super().__init__(message)
@@ -203,10 +204,31 @@ class SweepCallback(Callback):
     def __init__(self) -> None:
         self.client = self.parent_run_id = None
 
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        """A single run is checked before Hydra makes its output folder, as a sweep's jobs are
+        before the launcher makes theirs: a refused run writes nothing."""
+        from harness.cli.app import check_run
+        from harness.cli.errors import is_input_error, one_line
+
+        try:
+            check_run(config)
+        except Exception as error:
+            if is_input_error(error):
+                raise SweepAbort(one_line(error), 2) from error
+            # anything else the job meets again, in its run, and reports the usual way
+
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        from harness.cli.overrides import check_output_folder
         from harness.core.config import ConfigError
         from harness.tracking.store import prepare_store, redact
 
+        try:
+            HydraConfig.instance().set_config(config)  # ${hydra:runtime.cwd} resolves
+            check_output_folder("hydra.sweep.dir", config.hydra.sweep.dir)
+        except ConfigError as error:
+            raise SweepAbort(str(error), 2) from error
         jobs = job_overrides(config)
         if jobs is not None:  # composed as the launcher will: Hydra's own overrides first
             check_jobs(jobs)

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import math
+import os
 import platform
 import subprocess
 import tempfile
@@ -275,10 +276,13 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
 def git_state() -> dict[str, str]:
     """The project's commit and whether the work tree has uncommitted changes."""
 
+    # git runs commands named in its config (core.fsmonitor during status): none from the
+    # environment (GIT_CONFIG_*, GIT_DIR, ...), and no file-system monitor
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+
     def git(*args):
-        return subprocess.run(
-            ["git", "-C", str(PROJECT_ROOT), *args], capture_output=True, text=True, timeout=10
-        )
+        command = ["git", "-c", "core.fsmonitor=false", "-C", str(PROJECT_ROOT), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=10, env=env)
 
     try:
         head = git("rev-parse", "HEAD")
