@@ -272,6 +272,51 @@ def test_help_lists_groups_and_cfg_job_prints_the_composed_config(
     assert not Path(harness_env(tmp_path)["OPTLAB_STORE_DIR"]).exists()
 
 
+def test_help_and_a_refusal_import_neither_numpy_nor_mlflow(harness_env, tmp_path):
+    """What every ``--help`` and every refusal pays at start-up stays Hydra's: the job's modules
+    (the models, the data sets, MLflow; numpy for ``--help``) are imported once a config is valid.
+    (A refusal may import numpy: the optimizer's name is checked against ``harness.core.optim``.)"""
+    script = (
+        "import sys\n"
+        "from harness.cli.main import main\n"
+        "sys.argv[1:] = sys.argv[2:]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    code = done.code\n"
+        "heavy = [m for m in ('mlflow', 'harness.tracking.job', 'numpy') if m in sys.modules]\n"
+        "print('exit', code, 'heavy', ','.join(heavy) or '-', file=sys.stderr)\n"
+    )
+    for args, code, heavy in ((["--help"], 0, "-"), (["optimizer.lr=-1"], 2, "numpy")):
+        done = subprocess.run(
+            [sys.executable, "-c", script, "--", *args],
+            cwd=tmp_path,
+            env=harness_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        last = done.stderr.splitlines()[-1]
+        assert last == f"exit {code} heavy {heavy}", (args, done.stderr[-2000:])
+
+
+def test_hydras_copies_of_the_config_store_share_it_and_composing_stays_independent():
+    """``harness.cli.schemas`` lets Hydra's repository copies share the ConfigStore: a compose
+    with overrides leaves the schemas, and so the next compose, as they were."""
+    import copy
+
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    assert copy.deepcopy(store) is store
+    before = store.load("optimizer/adam_schema.yaml").node
+    changed = compose_config(["optimizer=adam", "optimizer.lr=0.5", "+optimizer.schema_probe=1"])
+    assert changed.optimizer.lr == 0.5
+    default = compose_config(["optimizer=adam"])
+    assert default.optimizer.lr != 0.5 and "schema_probe" not in default.optimizer
+    assert store.load("optimizer/adam_schema.yaml").node == before
+
+
 # --- sweeps ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "launcher", ["basic", pytest.param("joblib", marks=[pytest.mark.slow, pytest.mark.full])]

@@ -13,8 +13,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse, urlsplit, urlunsplit
 
@@ -78,6 +76,9 @@ def redact(uri: str | None) -> str:
 
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast, in one line, when a tracking server does not answer (its password unshown)."""
+    import urllib.error  # here, not at the top: every start of the command line imports this module
+    import urllib.request
+
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https"):
         return
