@@ -383,19 +383,17 @@ def test_relaunch_skips_finished_jobs_and_reruns_deleted_failed_or_forced(
     assert first.returncode == 0, first.stderr
     assert len(store.jobs(experiment)) == 3
 
-    again = sweep(run_harness, store, tmp_path, experiment, *launch)
-    assert again.returncode == 0, again.stderr
-    assert again.stderr.count("SKIPPED") == 3
-    assert "[3/3]" in again.stderr  # the count starts afresh in a reused sweep folder
-    assert len(store.jobs(experiment)) == 3
-
+    # One relaunch shows all three fates: seed 2 FINISHED is skipped, seed 0 (deleted) and
+    # seed 1 (FAILED) run again.
     seeds = by_param(store.jobs(experiment), "seed")
     store.client.delete_run(seeds["0"].info.run_id)
     store.client.set_terminated(seeds["1"].info.run_id, "FAILED")
     before = {run.info.run_id for run in store.jobs(experiment)}
-    third = sweep(run_harness, store, tmp_path, experiment, *launch)
-    assert third.returncode == 0, third.stderr
-    assert third.stderr.count("SKIPPED") == 1
+    again = sweep(run_harness, store, tmp_path, experiment, *launch)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("SKIPPED") == 1
+    assert "SKIPPED sgd-lr0.1-s2" in again.stderr, again.stderr
+    assert "[3/3]" in again.stderr  # the count starts afresh in a reused sweep folder
     new = [run for run in store.jobs(experiment) if run.info.run_id not in before]
     assert sorted(run.data.params["seed"] for run in new) == ["0", "1"]
     assert all(run.info.status == "FINISHED" for run in new)
