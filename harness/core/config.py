@@ -337,7 +337,7 @@ class TrackingConfig:
             self.metric_every >= 0,
             "tracking.metric_every",
             self.metric_every,
-            "must be >= 0 (0 picks a stride that keeps <= 1000 points per curve)",
+            "must be >= 0 (0 picks the stride that keeps the UI's copy of a curve short)",
         )
         for key in self.tags:
             _check(
