@@ -5,7 +5,8 @@
 - P2 (:mod:`benchmarks.tracking_overhead`): a 2000-step job tracked (SQLite, HTTP) vs untracked;
 - P3 (:mod:`benchmarks.sweep_throughput`): a 24-job sweep, basic launcher vs joblib;
 - P4 (:mod:`benchmarks.analysis_load`): ``analysis.load.load_study`` vs a metric-history loop;
-- P5 (:mod:`benchmarks.demo`): ``make demo`` from a fresh clone, install and demo timed apart.
+- P5 (:mod:`benchmarks.demo`): ``make demo`` from a fresh clone, install and demo timed apart;
+- P6 (:mod:`benchmarks.startup`): ``python -m harness --help`` and a refusal, now and before.
 
 Ratios come from interleaved repeats (:mod:`benchmarks.timing`); each benchmark saves its
 section to ``benchmarks/results/P*.json`` and ``benchmarks/RESULTS.md`` is rendered from all of

@@ -22,13 +22,14 @@ BENCHMARKS = {
     "P3": ("sweep_throughput", 3, 1),
     "P4": ("analysis_load", 3, 2),  # its baseline takes ~1 min a repeat
     "P5": ("demo", 1, 1),
+    "P6": ("startup", 7, 2),
 }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Run the lab's benchmarks (P1-P5) and write benchmarks/RESULTS.md.",
+        description="Run the lab's benchmarks (P1-P6) and write benchmarks/RESULTS.md.",
     )
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke check")
     parser.add_argument(

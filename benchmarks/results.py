@@ -47,7 +47,7 @@ class Comparison:
 
 @dataclass
 class Section:
-    """What one benchmark (P1 … P5) found."""
+    """What one benchmark (P1 … P6) found."""
 
     key: str
     title: str

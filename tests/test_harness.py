@@ -275,6 +275,52 @@ def test_help_lists_groups_and_cfg_job_prints_the_composed_config(
     assert not Path(harness_env(tmp_path)["OPTLAB_STORE_DIR"]).exists()
 
 
+def test_help_and_a_refusal_import_neither_mlflow_nor_the_job(harness_env, tmp_path):
+    """What every ``--help`` and every refusal pays at start-up stays Hydra's and the specs':
+    MLflow and the job's tracking modules are imported once a config is valid. (numpy is
+    imported: the typed schemas derive from the optimizer classes and the data-set loaders,
+    which live with their numpy code.)"""
+    script = (
+        "import sys\n"
+        "from harness.cli.main import main\n"
+        "sys.argv[1:] = sys.argv[2:]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    code = done.code\n"
+        "heavy = [m for m in ('mlflow', 'harness.tracking.job') if m in sys.modules]\n"
+        "print('exit', code, 'heavy', ','.join(heavy) or '-', file=sys.stderr)\n"
+    )
+    for args, code, heavy in ((["--help"], 0, "-"), (["optimizer.lr=-1"], 2, "-")):
+        done = subprocess.run(
+            [sys.executable, "-c", script, "--", *args],
+            cwd=tmp_path,
+            env=harness_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        last = done.stderr.splitlines()[-1]
+        assert last == f"exit {code} heavy {heavy}", (args, done.stderr[-2000:])
+
+
+def test_hydras_copies_of_the_config_store_share_it_and_composing_stays_independent():
+    """``harness.cli.schemas`` lets Hydra's repository copies share the ConfigStore: a compose
+    with overrides leaves the schemas, and so the next compose, as they were."""
+    import copy
+
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    assert copy.deepcopy(store) is store
+    before = store.load("optimizer/adam_schema.yaml").node
+    changed = compose_config(["optimizer=adam", "optimizer.lr=0.5", "+optimizer.schema_probe=1"])
+    assert changed.optimizer.lr == 0.5
+    default = compose_config(["optimizer=adam"])
+    assert default.optimizer.lr != 0.5 and "schema_probe" not in default.optimizer
+    assert store.load("optimizer/adam_schema.yaml").node == before
+
+
 # --- sweeps ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "launcher", ["basic", pytest.param("joblib", marks=[pytest.mark.slow, pytest.mark.full])]
@@ -341,19 +387,17 @@ def test_relaunch_skips_finished_jobs_and_reruns_deleted_failed_or_forced(
     assert first.returncode == 0, first.stderr
     assert len(store.jobs(experiment)) == 3
 
-    again = sweep(run_harness, store, tmp_path, experiment, *launch)
-    assert again.returncode == 0, again.stderr
-    assert again.stderr.count("SKIPPED") == 3
-    assert "[3/3]" in again.stderr  # the count starts afresh in a reused sweep folder
-    assert len(store.jobs(experiment)) == 3
-
+    # One relaunch shows all three fates: seed 2 FINISHED is skipped, seed 0 (deleted) and
+    # seed 1 (FAILED) run again.
     seeds = by_param(store.jobs(experiment), "seed")
     store.client.delete_run(seeds["0"].info.run_id)
     store.client.set_terminated(seeds["1"].info.run_id, "FAILED")
     before = {run.info.run_id for run in store.jobs(experiment)}
-    third = sweep(run_harness, store, tmp_path, experiment, *launch)
-    assert third.returncode == 0, third.stderr
-    assert third.stderr.count("SKIPPED") == 1
+    again = sweep(run_harness, store, tmp_path, experiment, *launch)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("SKIPPED") == 1
+    assert "SKIPPED sgd-lr0.1-s2" in again.stderr, again.stderr
+    assert "[3/3]" in again.stderr  # the count starts afresh in a reused sweep folder
     new = [run for run in store.jobs(experiment) if run.info.run_id not in before]
     assert sorted(run.data.params["seed"] for run in new) == ["0", "1"]
     assert all(run.info.status == "FINISHED" for run in new)

@@ -9,15 +9,17 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
 from harness.cli.errors import one_line
 from harness.core.config import Config, ConfigError
-from harness.tracking.job import JobOutcome, SweepInfo, run_job
 from harness.tracking.progress import count_done, format_eta
-from harness.tracking.sink import run_name
 from harness.tracking.sweep import PROGRESS_FILE, eta_seconds, load_sweep_info
+
+if TYPE_CHECKING:
+    from harness.tracking.job import JobOutcome
 
 GROUPS = ("optimizer", "model", "dataset", "trainer", "tracking")
 TOP_LEVEL = {*GROUPS, "seed", "lr_scale", "study"}
@@ -143,6 +145,11 @@ def hydra_context() -> tuple[str, Path | None, list[str]]:
 def run_from_hydra(raw: DictConfig) -> JobOutcome:
     """The task function's body: one job, reported as a sweep member when in a multirun."""
     cfg = to_config(raw)
+    # Imported once the config is valid: numpy, the models and the data sets are not needed to
+    # refuse a bad config or to print --help.
+    from harness.tracking.job import JobOutcome, SweepInfo, run_job
+    from harness.tracking.sink import run_name
+
     mode, folder, overrides = hydra_context()
     files = {
         "config.yaml": OmegaConf.to_yaml(raw, resolve=True),

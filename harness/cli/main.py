@@ -21,7 +21,6 @@ from harness.cli.errors import is_input_error, one_line
 from harness.cli.overrides import check_arguments
 from harness.cli.sweep import SweepAbort
 from harness.core.config import ConfigError
-from harness.tracking.job import Terminated
 from harness.tracking.store import PROJECT_ROOT, quiet_mlflow
 
 __all__ = ["main", "to_config"]
@@ -52,16 +51,24 @@ def main() -> None:
     except SweepAbort as abort:
         print(f"error: {abort}", file=sys.stderr)
         sys.exit(abort.code)
-    except (KeyboardInterrupt, Terminated) as stop:  # the run already ended KILLED
-        signum = signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM
-        name = signal.Signals(signum).name
-        print(f"interrupted by {name}: a run in progress ends KILLED", file=sys.stderr)
-        sys.exit(128 + signum)
     except SystemExit:
         raise
     except Exception as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         sys.exit(2 if is_input_error(error) else 1)
+    except _stops() as stop:  # the run already ended KILLED
+        signum = signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM
+        name = signal.Signals(signum).name
+        print(f"interrupted by {name}: a run in progress ends KILLED", file=sys.stderr)
+        sys.exit(128 + signum)
+
+
+def _stops() -> tuple[type[BaseException], ...]:
+    """Ctrl-C and SIGTERM; evaluated only when one arrives, so that a refusal or ``--help``
+    does not import the job's modules (numpy, the models, the data sets) to name ``Terminated``."""
+    from harness.tracking.job import Terminated
+
+    return KeyboardInterrupt, Terminated
 
 
 if __name__ == "__main__":

@@ -32,7 +32,19 @@ def scale(base, factor) -> float:
     return float(f"{float(base) * float(factor):.12g}")  # 0.001 x 0.3 reads 0.0003
 
 
+def _share_config_store() -> None:
+    """Let Hydra's copies of its config repository share the ConfigStore instead of copying it.
+
+    Hydra deep-copies the repository, ConfigStore included, each time it lists a group's options:
+    about 80 times for ``--help``, which was more than half its time. The store is a singleton
+    whose ``load`` already returns a copy of the node it holds, so no copy of the repository can
+    change what another one reads (``tests/test_harness.py`` composes after an override to show it).
+    """
+    ConfigStore.__deepcopy__ = lambda self, memo: self
+
+
 def register() -> None:
+    _share_config_store()
     OmegaConf.register_new_resolver("scale", scale, replace=True)
     store = ConfigStore.instance()
     groups = {**SCHEMAS, "dataset": c.dataset_configs()}  # read from the loaders, not listed

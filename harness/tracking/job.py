@@ -161,6 +161,7 @@ class _TrackedJob:
     name: str
     locked: bool = False
     restarted_because: str | None = None  # why a checkpoint could not be resumed
+    artifact_uri: str | None = None  # the new run's, as create_run returned it
 
     @cached_property
     def digest(self) -> str:
@@ -185,7 +186,7 @@ class _TrackedJob:
         if self.locked:
             self.close_stale_runs(keep=saved.run_id if saved else None)
         if saved is not None:
-            run_id = self.reopen(saved, sweep)
+            run_id = self.reopen(saved, sweep)  # its artifact URI is looked up at the end
         else:
             tags = {**run_tags(self.cfg), "optlab.host": socket.gethostname()}
             if self.restarted_because:
@@ -193,7 +194,7 @@ class _TrackedJob:
             if sweep is not None:
                 tags.update(_sweep_tags(sweep))
             run = client.create_run(self.experiment_id, run_name=self.name, tags=tags)
-            run_id = run.info.run_id
+            run_id, self.artifact_uri = run.info.run_id, run.info.artifact_uri
         return _train_in_run(self, run_id, files, progress, saved)
 
     def resumable(self) -> Checkpoint | None:
@@ -294,7 +295,7 @@ def _train_in_run(job: _TrackedJob, run_id, files, progress, saved) -> JobOutcom
     try:
         with sigterm_raises():
             result = train(cfg, _Both(sink, progress), resume=saved.state if saved else None)
-            log_run_end(client, run_id, result, files)
+            log_run_end(client, run_id, result, files, job.artifact_uri)
     except (KeyboardInterrupt, Terminated):
         _close_broken_run(job, run_id, sink, files, "KILLED", "interrupted")
         raise

@@ -1,11 +1,11 @@
 """The MLflow sink: full curves cheaply, and what a run is tagged with.
 
-Logging design (measured on this machine, MLflow 3.17, 5 metrics × 2000 steps): one
-``log_metric`` call per point costs 83 s on SQLite and 608 s over HTTP, ~100× the training.
-So the training loop writes every step into preallocated arrays (``harness.core.curves``), and this
-sink sends MLflow a **UI-resolution copy**: every ``metric_every``-th step (auto: at most ~300
-points per curve, about what MLflow's charts sample anyway) plus every evaluation (val_* and
-test_* are sparse already), batched into few ``log_batch`` calls (see ``MlflowSink``).
+Logging design: one ``log_metric`` call per point costs far more than the training itself
+(benchmark P2, ``benchmarks/RESULTS.md``: "per-point log_metric"). So the training loop writes
+every step into preallocated arrays (``harness.core.curves``), and this sink sends MLflow a
+**UI-resolution copy**: every ``metric_every``-th step (auto: about ``UI_POINTS`` points per
+curve, about what MLflow's charts sample anyway) plus every evaluation (val_* and test_* are
+sparse already), batched into few ``log_batch`` calls (see ``MlflowSink``).
 The **full-resolution curves** go to one Parquet artifact, ``curves/curves.parquet``, at the
 end of the run (until then a checkpoint keeps them); ``analysis`` reads that file, so no point
 is lost and loading a sweep is one file per run.
@@ -56,8 +56,8 @@ class MlflowSink:
 
     Pending steps go out when they hold ``BATCH_POINTS`` values or ``FLUSH_SECONDS`` after the
     last call (so a long run shows up live in the UI), and at the end together with the summary
-    metrics and tags: a 2000-step digits job makes one ``log_batch`` call for its ~900 points.
-    MLflow's cost is ~25 ms a call plus ~65 µs a value on SQLite, so fewer, fuller calls are
+    metrics and tags: a 2000-step digits job makes one ``log_batch`` call. MLflow charges per
+    call and per value (P2's notes in ``benchmarks/RESULTS.md``), so fewer, fuller calls are
     what keeps tracking cheap. Each call carries whole steps, so a kill never leaves a step
     half logged (``harness.tracking.checkpoint`` resumes from the last complete step).
     """
@@ -176,14 +176,27 @@ def run_end_tags(result) -> list:
     return tags
 
 
-def log_run_end(client, run_id: str, result, files: dict[str, str]) -> None:
-    """The artifacts in one upload: the full curves as Parquet, and ``files`` (the config)."""
+def log_run_end(
+    client, run_id: str, result, files: dict[str, str], artifact_uri: str | None = None
+) -> None:
+    """The artifacts in one upload: the full curves as Parquet, and ``files`` (the config).
+
+    ``artifact_uri``, the run's, when known (``create_run`` returned it), saves MLflow a
+    ``get_run`` to look it up.
+    """
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "curves").mkdir()
         result.curves.to_frame().to_parquet(Path(folder) / "curves" / "curves.parquet")
         for name, text in files.items():
             (Path(folder) / name).write_text(text)
-        client.log_artifacts(run_id, folder)
+        if artifact_uri is None:
+            client.log_artifacts(run_id, folder)
+            return
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri).log_artifacts(
+            folder
+        )
 
 
 # --- identity of a run ----------------------------------------------------------------------

@@ -13,8 +13,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse, urlsplit, urlunsplit
 
@@ -78,6 +76,9 @@ def redact(uri: str | None) -> str:
 
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast, in one line, when a tracking server does not answer (its password unshown)."""
+    import urllib.error  # here, not at the top: every start of the command line imports this module
+    import urllib.request
+
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https"):
         return
@@ -154,6 +155,11 @@ def store_lock(uri: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+#: (uri, experiment name) → experiment id, found once per process: a sweep's jobs in one
+#: process ask the store once, not once a job (MLflow, too, keeps one store per URI a process).
+_EXPERIMENT_IDS: dict[tuple[str, str], str] = {}
+
+
 def prepare_store(uri: str | None, experiment: str) -> tuple[str, str]:
     """Check, create and migrate the store and the experiment; return (uri, experiment_id)."""
     quiet_mlflow()
@@ -161,17 +167,23 @@ def prepare_store(uri: str | None, experiment: str) -> tuple[str, str]:
     check_scheme(uri)
     check_reachable(uri)
     check_writable(uri)
+    key = (uri, experiment)
+    if key not in _EXPERIMENT_IDS:
+        _EXPERIMENT_IDS[key] = _find_or_create_experiment(uri, experiment)
+    return uri, _EXPERIMENT_IDS[key]
+
+
+def _find_or_create_experiment(uri: str, experiment: str) -> str:
     from mlflow.tracking import MlflowClient
 
-    if sqlite_path(uri) is not None:  # its ~0.6 s import outside the lock that parallel jobs share
+    if sqlite_path(uri) is not None:  # its long import outside the lock that parallel jobs share
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
     with store_lock(uri):
         client = MlflowClient(tracking_uri=uri)
         found = client.get_experiment_by_name(experiment)
         if found is not None:
-            return uri, found.experiment_id
-        experiment_id = client.create_experiment(
+            return found.experiment_id
+        return client.create_experiment(
             experiment, artifact_location=artifact_location(uri), tags=EXPERIMENT_KIND
         )
-    return uri, experiment_id
