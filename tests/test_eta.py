@@ -44,10 +44,22 @@ def test_paced_from_the_start_the_same_sweep_converges_late(tmp_path):
 
 def test_a_relaunch_starts_a_new_clock(tmp_path):
     eta_seconds(tmp_path, 0.0, 1, 10, 50.0)
-    assert (tmp_path / FIRST_END_FILE).read_text() == "50.0"
+    assert (tmp_path / FIRST_END_FILE).read_text() == "50.0 1"
     forget_sweep_files(tmp_path)
     assert not (tmp_path / FIRST_END_FILE).exists()
     assert eta_seconds(tmp_path, 100.0, 1, 10, 105.0) == 45.0
+
+
+def test_two_jobs_ending_together_still_start_the_clock(tmp_path):
+    """Both count 2 ends (each appended its line, then counted): neither saw 1, and the first
+    to record holds the clock; the watcher of a Slurm sweep reads it but never records."""
+    assert eta_seconds(tmp_path, 0.0, 2, 10, 62.0, mark=False) == 62.0 / 2 * 8
+    assert not (tmp_path / FIRST_END_FILE).exists()
+    eta_seconds(tmp_path, 0.0, 2, 10, 62.0)
+    eta_seconds(tmp_path, 0.0, 2, 10, 62.5)
+    assert (tmp_path / FIRST_END_FILE).read_text() == "62.0 2"
+    assert eta_seconds(tmp_path, 0.0, 3, 10, 64.0) == (64.0 - 62.0) / 1 * 7
+    assert list(tmp_path.glob(".optlab/*")) == [tmp_path / FIRST_END_FILE]  # no partial left
 
 
 def test_eta_notes_reads_each_sweep_of_a_log_apart():

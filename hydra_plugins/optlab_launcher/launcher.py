@@ -169,7 +169,7 @@ class SweepWatch:
         lines = self._lines()
         for done, line in enumerate(lines[self.lines_shown :], start=self.lines_shown + 1):
             seconds, status, name = (line.split(maxsplit=2) + ["", "", ""])[:3]
-            eta = eta_seconds(self.folder, self.started, done, self.total, time.time())
+            eta = eta_seconds(self.folder, self.started, done, self.total, time.time(), mark=False)
             print(
                 f"[{done}/{self.total}] {status} {name} ({float(seconds or 0):.1f}s) "
                 f"| ETA {format_eta(eta)}",
