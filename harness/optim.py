@@ -1,5 +1,32 @@
 """The optimizers' public names, as ``from harness.optim import RMSprop``; they live in
 :mod:`harness.core.optim`."""
 
-from harness.core.optim import *  # noqa: F403
-from harness.core.optim import __all__  # noqa: F401
+from harness.core.optim import (
+    OPTIMIZERS,
+    SGD,
+    AdaDelta,
+    Adagrad,
+    Adam,
+    AMSGrad,
+    FlatDict,
+    Momentum,
+    Nesterov,
+    Optimizer,
+    RMSprop,
+    build_optimizer,
+)
+
+__all__ = [
+    "OPTIMIZERS",
+    "SGD",
+    "AMSGrad",
+    "AdaDelta",
+    "Adagrad",
+    "Adam",
+    "FlatDict",
+    "Momentum",
+    "Nesterov",
+    "Optimizer",
+    "RMSprop",
+    "build_optimizer",
+]

@@ -436,6 +436,9 @@ def check_subprocess(arguments: list[str], scratch: Path) -> None:
         assert len(lines) == 1 and lines[0].startswith("error: "), (arguments, process.stderr)
         assert not changed, f"{arguments} was refused but wrote {sorted(changed)}"
         return
+    if process.returncode == 1:  # a run or a sweep that failed says so in its last line
+        last = (process.stderr.strip().splitlines() or [""])[-1]
+        assert last.startswith("error: "), (arguments, process.stderr[-2000:])
     # a run or a sweep writes in its output folder, the store and the data cache only
     cwd = scratch / "a" / "b" / "cwd"
     folders = [cwd / "out", cwd / "other", cwd.parent / "up", scratch / "a" / "upup"]

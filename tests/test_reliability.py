@@ -167,13 +167,21 @@ def test_a_damaged_checkpoint_is_moved_aside_with_the_reason(tmp_path, damage):
     assert load_checkpoint(path) is None  # the next attempt starts over
 
 
-def test_each_experiment_is_looked_up_once_and_keeps_its_own_id(tmp_path, template):
+def test_each_experiment_is_looked_up_once_and_keeps_its_own_id(tmp_path, template, monkeypatch):
+    from harness.tracking import store
+
+    asked = []
+    find = store._find_or_create_experiment
+    monkeypatch.setattr(
+        store, "_find_or_create_experiment", lambda *a: asked.append(a[1]) or find(*a)
+    )
     copy_store(template, tmp_path)
     uri = store_uri(tmp_path)
     client = MlflowClient(uri)
     first = prepare_store(uri, "first")[1]
     second = prepare_store(uri, "second")[1]
     assert prepare_store(uri, "first")[1] == first != second
+    assert asked == ["first", "second"]  # the third call asked no one
     assert client.get_experiment(first).name == "first"
     assert client.get_experiment(second).name == "second"
 

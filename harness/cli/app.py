@@ -80,7 +80,10 @@ def _leaves(tree, prefix: str = "") -> Iterator[tuple[str, object]]:
     if dataclasses.is_dataclass(tree):
         declared = {f.name for f in dataclasses.fields(tree)}
         for name in vars(tree).keys() - declared:
-            raise ConfigError(f"{prefix}{name}", getattr(tree, name), "unknown key")
+            allowed = ", ".join(sorted(declared))
+            raise ConfigError(
+                f"{prefix}{name}", getattr(tree, name), f"unknown key; keys: {allowed}"
+            )
         tree = {name: getattr(tree, name) for name in declared}
     if isinstance(tree, dict):
         for key, value in tree.items():
@@ -145,7 +148,7 @@ def hydra_context() -> tuple[str, Path | None, list[str]]:
 def run_from_hydra(raw: DictConfig) -> JobOutcome:
     """The task function's body: one job, reported as a sweep member when in a multirun."""
     cfg = to_config(raw)
-    # Imported once the config is valid: numpy, the models and the data sets are not needed to
+    # Imported once the config is valid: MLflow and the job's tracking modules are not needed to
     # refuse a bad config or to print --help.
     from harness.tracking.job import JobOutcome, SweepInfo, run_job
     from harness.tracking.sink import run_name

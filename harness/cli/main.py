@@ -64,11 +64,10 @@ def main() -> None:
 
 
 def _stops() -> tuple[type[BaseException], ...]:
-    """Ctrl-C and SIGTERM; evaluated only when one arrives, so that a refusal or ``--help``
-    does not import the job's modules (numpy, the models, the data sets) to name ``Terminated``."""
-    from harness.tracking.job import Terminated
-
-    return KeyboardInterrupt, Terminated
+    """Ctrl-C, and SIGTERM once a job has set its handler (``harness.tracking.job`` raises
+    ``Terminated``); nothing is imported here, so a second Ctrl-C cannot land in an import."""
+    job = sys.modules.get("harness.tracking.job")
+    return (KeyboardInterrupt,) if job is None else (KeyboardInterrupt, job.Terminated)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from harness.core import config as c
+from harness.tracking.store import PROJECT_ROOT
 
 SCHEMAS = {
     "optimizer": c.OPTIMIZER_CONFIGS,
@@ -43,9 +44,22 @@ def _share_config_store() -> None:
     ConfigStore.__deepcopy__ = lambda self, memo: self
 
 
+def config_groups() -> str:
+    """``--help``'s list of choices, ``group: option, option`` a line, read from ``conf/``:
+    Hydra's own list (``$APP_CONFIG_GROUPS``) also names the ``*_schema`` entries, which are
+    what the options build on, not choices."""
+    conf = PROJECT_ROOT / "conf"
+    lines = []
+    for group in sorted(p for p in conf.iterdir() if p.is_dir() and p.name != "hydra"):
+        options = sorted(f.stem for f in group.glob("*.yaml"))
+        lines.append(f"{group.name}: {', '.join(options)}")
+    return "\n".join(lines)
+
+
 def register() -> None:
     _share_config_store()
     OmegaConf.register_new_resolver("scale", scale, replace=True)
+    OmegaConf.register_new_resolver("optlab_groups", config_groups, replace=True)
     store = ConfigStore.instance()
     groups = {**SCHEMAS, "dataset": c.dataset_configs()}  # read from the loaders, not listed
     for group, options in groups.items():

@@ -86,7 +86,7 @@ def validate_jobs(config_name: str | None, jobs: list[list[str]]) -> None:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from harness.cli.errors import one_line
+    from harness.cli.errors import is_input_error, one_line
 
     loader = GlobalHydra.instance().config_loader()
     _, repo = loader._parse_overrides_and_create_caching_repo(config_name, [])
@@ -99,8 +99,8 @@ def validate_jobs(config_name: str | None, jobs: list[list[str]]) -> None:
         try:
             choices, values = _split_overrides(parser.parse_overrides(overrides), repo)
             _check_job(config_name, overrides, choices, values, composed)
-        except Exception as error:
-            raise SweepAbort(one_line(error), 2) from error
+        except Exception as error:  # bad input: 2; the machine failing (disk, memory): 1
+            raise SweepAbort(one_line(error), 2 if is_input_error(error) else 1) from error
         _VALID.add(job)
 
 

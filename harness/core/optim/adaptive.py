@@ -5,7 +5,7 @@ the accumulator remembers: Adagrad keeps every gradient (the jar that only fills
 an exponential moving average (the coffee blend), AdaDelta also averages its own squared steps
 in place of a learning rate, Adam adds momentum and a bias correction, AMSGrad keeps the largest
 average seen. Adagrad, RMSprop and Adam follow the lecture's numpy code operation for operation,
-so results match it bit for bit; AdaDelta and AMSGrad follow ``torch.optim``'s order.
+so results match it bit for bit; AdaDelta and AMSGrad follow ``torch.optim``'s conventions.
 
 AdaDelta's and AMSGrad's rules are written once, in ``harness.core.optim.rules``.
 """

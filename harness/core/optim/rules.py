@@ -11,7 +11,7 @@ import numpy as np
 
 
 def adadelta_rule(g, square_avg, acc_delta, rho, lr, eps):
-    """One AdaDelta update in ``torch.optim.Adadelta``'s order: Δp, E[g²], E[Δx²], step size."""
+    """One AdaDelta update by ``torch.optim.Adadelta``'s conventions: Δp, E[g²], E[Δx²], step."""
     square_avg = rho * square_avg + (1 - rho) * g * g  # torch's addcmul: ((1 − ρ)·g)·g
     step_size = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps)  # E[Δx²] before the update
     dx = step_size * g
@@ -20,7 +20,12 @@ def adadelta_rule(g, square_avg, acc_delta, rho, lr, eps):
 
 
 def amsgrad_rule(g, m, v, v_max, beta1, beta2, correct1, sqrt_correct2, lr, eps):
-    """One AMSGrad update in ``torch.optim.Adam(amsgrad=True)``'s order: Δp, m, v, v_max."""
+    """One AMSGrad update by ``torch.optim.Adam(amsgrad=True)``'s conventions: Δp, m, v, v_max.
+
+    The conventions (ε outside the root, the maximum kept of the raw ``v``, ``lr/(1 − β1^t)``
+    multiplying ``m/denominator``), not torch's operation order: torch 2.x moves ``m`` with
+    ``lerp_``, so the two may differ in the last bit.
+    """
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g * g
     v_max = np.maximum(v_max, v)
