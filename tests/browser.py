@@ -4,12 +4,13 @@ Playwright drives the system's Chromium (``sudo bash .ci/setup-chromium`` instal
 own browser download is never used). When Chromium or Playwright is missing, a browser test is
 skipped with one line under ``make test`` and fails under ``CI=true``, where both must be there.
 
-Use it from a test module::
+The fixtures are registered once, in ``tests/conftest.py`` (a module importing them would get a
+session-wide Chromium of its own, and a second Playwright fails while the first lives). Use::
 
-    from browser import chromium, page, save_screenshot  # noqa: F401  (fixtures)
+    from browser import save_screenshot
 
     @pytest.mark.browser
-    def test_something(page, tmp_path):  # noqa: F811  (the fixture, imported above)
+    def test_something(page, tmp_path):
         page.goto(url)
         save_screenshot(page, tmp_path, "something")
 

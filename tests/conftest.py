@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+# The browser fixtures, defined once for the session: imported into each test module instead,
+# each module got its own session-wide Chromium, and a second Playwright started while the
+# first lived fails ("Sync API inside the asyncio loop") when xdist puts both on one worker.
+from browser import chromium, page  # noqa: F401, E402
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 EMBEDDED_STORE = "embedded-store"  # OPTLAB_STORE_DIR of a subprocess, under its folder

@@ -194,6 +194,7 @@ def test_report_tables_scroll_in_their_own_box(report):
     assert re.search(r"\.table-box\{[^}]*overflow-x:auto", page)
 
 
+@pytest.mark.full  # make test-long and CI: 22 s, kept out of make test
 def test_a_second_report_on_the_same_sweep_keeps_the_first(store, tmp_path, capsys):
     out = tmp_path / "older"
     argv = ["--experiment", MAIN_EXPERIMENT, "--sweep", store.older.parent_run_id]

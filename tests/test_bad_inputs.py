@@ -203,9 +203,49 @@ class Outcome:
     process: subprocess.CompletedProcess
 
 
+#: The cases ``make test`` runs, the first two of each kind above (each launch costs a Python
+#: start-up, ~1.5 s of CPU); ``make test-long`` and CI run every case.
+IN_MAKE_TEST = {
+    "unknown-optimizer",
+    "unknown-dataset-option",
+    "unknown-key",
+    "unknown-key-added",
+    "lr-not-a-number",
+    "steps-not-an-integer",
+    "lr-negative",
+    "lr-zero",
+    "2d-model-with-data",
+    "regression-model-on-classes",
+    "callback-target",
+    "optimizer-target",
+    "env-set-runs-a-git-hook",
+    "logging-stream-imports-a-module",
+    "study-a-path",
+    "study-too-long",
+    "lr-infinite",
+    "lr-overflows",
+    "store-not-writable",
+    "server-unreachable",
+    "sweep-over-two-studies",
+    "sweep-over-two-experiments",
+    "sweep-one-bad-lr",
+    "sweep-joblib-one-bad-seed",
+}
+PARAMS = [
+    pytest.param(c, id=c.id, marks=() if c.id in IN_MAKE_TEST else pytest.mark.full) for c in CASES
+]
+
+
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory, run_harness) -> dict[str, Outcome]:
-    """Run every case once, four at a time (they wait mostly on Python start-up)."""
+def outcomes(request, tmp_path_factory, run_harness) -> dict[str, Outcome]:
+    """Run each selected case once, four at a time (they wait mostly on Python start-up)."""
+    selected = {
+        item.callspec.params["case"].id
+        for item in request.session.items
+        if getattr(item, "module", None) is request.module
+        and "case" in getattr(getattr(item, "callspec", None), "params", {})
+    }
+    cases = [c for c in CASES if c.id in selected]
 
     def run(case: Case) -> Outcome:
         folder = tmp_path_factory.mktemp(case.id)
@@ -213,10 +253,10 @@ def outcomes(tmp_path_factory, run_harness) -> dict[str, Outcome]:
 
     tmp_path_factory.getbasetemp()  # made once here: threads making it at once make two
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip([c.id for c in CASES], pool.map(run, CASES), strict=True))
+        return dict(zip([c.id for c in cases], pool.map(run, cases), strict=True))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", PARAMS)
 def test_bad_input_fails_in_one_line_and_tracks_nothing(case: Case, outcomes, harness_env):
     outcome = outcomes[case.id]
     process, folder = outcome.process, outcome.folder

@@ -411,7 +411,7 @@ def test_relaunch_skips_finished_jobs_and_reruns_deleted_failed_or_forced(
     assert sorted(run.data.params["seed"] for run in new) == ["0", "1", "2"]
 
 
-@pytest.mark.slow
+@pytest.mark.full  # make test-long and CI: 17 s, kept out of make test
 def test_a_wider_sweep_reports_the_jobs_it_skipped_beside_the_ones_it_ran(
     run_harness, store, tmp_path
 ):

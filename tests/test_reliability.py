@@ -347,7 +347,7 @@ def test_a_job_killed_mid_run_resumes_its_own_run_with_an_identical_curve(tmp_pa
         assert sorted(history) == sorted((m.step, m.value) for m in expected)
 
 
-@pytest.mark.slow
+@pytest.mark.full  # make test-long and CI: 17 s, kept out of make test
 def test_a_job_killed_without_a_checkpoint_ends_killed_when_run_again(tmp_path, template):
     copy_store(template, tmp_path)
     env = user_env(tmp_path)
@@ -370,7 +370,7 @@ def test_a_job_killed_without_a_checkpoint_ends_killed_when_run_again(tmp_path, 
     assert "died" in stale.data.tags["optlab.error"]
 
 
-@pytest.mark.slow
+@pytest.mark.full  # make test-long and CI: 11 s, kept out of make test
 def test_the_same_job_launched_twice_at_once_runs_once(tmp_path, template):
     copy_store(template, tmp_path)
     env = user_env(tmp_path)
@@ -404,7 +404,7 @@ def test_a_sweep_whose_store_is_lost_mid_sweep_exits_1_with_a_summary(tmp_path, 
     assert len(output.splitlines()) < 20, output[-3000:]
 
 
-@pytest.mark.slow
+@pytest.mark.full  # make test-long and CI (the truncated store stays in make test)
 def test_a_sweep_whose_store_is_deleted_mid_sweep_exits_1_with_a_summary(tmp_path, template):
     """The store's file removed under a running sweep (the truncated case is above): the jobs
     after it fail, the sweep says so in one line and exits 1, never 0."""
@@ -519,7 +519,7 @@ def test_a_job_is_alive_only_while_a_process_holds_its_lock(tmp_path, monkeypatc
     assert not job_is_alive(uri, "1", "abc")  # a lock file left by a dead job
 
 
-@pytest.mark.slow
+@pytest.mark.full  # make test-long and CI: 19 s, kept out of make test
 def test_relaunching_a_running_sweep_leaves_its_live_run_alone(tmp_path, template):
     """The second launch of a sweep that still runs reuses its parent, skips or waits for the
     live job, and must not mark that job's run KILLED ('sweep was killed; rerun')."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from browser import chromium, page, save_screenshot  # noqa: F401  (fixtures)
+from browser import save_screenshot
 from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
 from tracking_checks import free_port, serving, user_env
@@ -134,7 +134,7 @@ def decoded_widths(frame) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.full  # make test-long and CI (test_ui_browser stays in make test)
 def test_the_report_decodes_fits_1280_px_and_opens_with_its_findings(
-    chromium,  # noqa: F811  (the fixture, imported above)
+    chromium,
     reported,
     tmp_path,
 ):
@@ -162,7 +162,7 @@ def test_the_report_decodes_fits_1280_px_and_opens_with_its_findings(
 @pytest.mark.slow
 @pytest.mark.full  # make test-long and CI (test_ui_browser stays in make test)
 def test_the_mlflow_ui_shows_the_report_the_sweep_story_and_a_group_label(
-    page,  # noqa: F811  (the fixture, imported above)
+    page,
     reported,
     tmp_path,
 ):

@@ -14,7 +14,7 @@ import warnings
 import matplotlib as mpl
 import pytest
 from analysis_fixtures import MAIN_EXPERIMENT, shared_store
-from browser import chromium, save_screenshot  # noqa: F401  (fixtures)
+from browser import save_screenshot
 from fontTools.ttLib import TTFont
 from matplotlib import font_manager
 from matplotlib.figure import Figure
@@ -196,7 +196,7 @@ def rendered_fonts(page, selector: str) -> list[dict]:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_chromium_draws_the_japanese_report_with_the_embedded_font(
-    chromium,  # noqa: F811  (the fixture, imported above)
+    chromium,
     report_ja,
     tmp_path,
 ):

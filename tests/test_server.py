@@ -75,7 +75,7 @@ def test_study_links_name_each_study_with_runs_and_its_latest_report(ui_store_fo
     ]
 
 
-@pytest.mark.slow
+@pytest.mark.full  # make test-long and CI (tests/test_ui_browser.py starts make ui in make test)
 def test_make_ui_is_light_and_quiet_and_prints_links_that_exist(ui_store_folder, tmp_path):
     """One web worker and no job runner: at most 600 MB for the whole process tree; no line per
     request, no advice to bind 0.0.0.0; the printed report link names an artifact it serves."""

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser import REPORT_TITLE, STUDY, chromium, page, save_screenshot, ui_store  # noqa: F401
+from browser import REPORT_TITLE, STUDY, save_screenshot, ui_store
 from mlflow import MlflowClient
 from tracking_checks import free_port, serving, user_env
 
@@ -42,7 +42,7 @@ def assert_model_training_view(shown_page) -> None:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_the_printed_links_open_the_runs_table_and_the_report(page, tmp_path):  # noqa: F811
+def test_the_printed_links_open_the_runs_table_and_the_report(page, tmp_path):
     from playwright.sync_api import expect
 
     store, sweep = ui_store(tmp_path)
