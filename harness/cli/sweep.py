@@ -78,7 +78,7 @@ def validate_jobs(config_name: str | None, jobs: list[list[str]]) -> None:
     """Check every job's config, and that its batch fits its data, now, so a bad one fails
     before any run exists.
 
-    Composing costs ~0.1 s a job, nearly all of it the defaults tree, which only the config-group
+    Composing a job is costly, nearly all of it the defaults tree, which only the config-group
     choices shape. So each distinct set of choices is composed once, and each job's plain value
     overrides are applied to a copy of it by the function Hydra applies them with after composing:
     the same config and the same first error as composing the job whole.

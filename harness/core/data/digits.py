@@ -1,8 +1,8 @@
 """scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes), no download.
 
-Importing ``sklearn.datasets`` costs ~1.3 s, more than a 2000-step job trains, and every job
-process would pay it; so the arrays are cached (``harness.core.data.cache``) as
-``digits-sklearn<version>.npz`` on first use and read back in about a millisecond.
+Importing ``sklearn.datasets`` costs more than a 2000-step job trains (``python -X importtime``
+shows it), and every job process would pay it; so the arrays are cached
+(``harness.core.data.cache``) as ``digits-sklearn<version>.npz`` on first use and read back.
 """
 
 from __future__ import annotations

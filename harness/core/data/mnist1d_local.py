@@ -5,7 +5,7 @@ generator reseeds and draws from the *global* numpy and ``random`` RNGs, so it r
 ``isolated_global_rng``, which restores both states afterwards (other threads drawing from
 the global RNGs at the same moment would still interleave; the harness has none).
 
-Generating the default 5000 samples takes about 4 s, so the result is cached
+Generating the default 5000 samples takes seconds, so the result is cached
 (``harness.core.data.cache``) as ``mnist1d-<key>.npz``, the key hashing the generator arguments
 and the package version; an unreadable cache file is regenerated.
 """

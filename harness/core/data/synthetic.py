@@ -119,7 +119,7 @@ def load_blobs(
     >>> load_blobs(n_samples=60, n_classes=3, n_features=4).n_features
     4
     """
-    from sklearn.datasets import make_blobs  # imported here: sklearn costs ~1.6 s to import
+    from sklearn.datasets import make_blobs  # imported here: sklearn is slow to import
 
     X, y = make_blobs(
         n_samples=n_samples,

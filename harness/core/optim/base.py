@@ -12,8 +12,8 @@ from harness.core.optim.spec import POSITIVE, Hyperparameter
 
 Params = Mapping[str, np.ndarray]
 #: From this many parameters on, an optimizer updates with its compiled loop. Below, its numpy
-#: expressions win over a run: starting numba costs ~0.7 s per process, which a small model's
-#: updates never earn back (digits MLP, 4,810 values: ~10 µs saved per update).
+#: expressions win over a run: starting numba costs a fixed time per process, which a small
+#: model's updates never earn back (the threshold's measurement: ``benchmarks/RESULTS.md``, P1).
 COMPILED_FROM = 1 << 17
 #: Passed to a compiled step as ``delta`` when Δp is not kept.
 _NOTHING = np.empty(0)
@@ -134,9 +134,9 @@ class Optimizer:
         parameters; ``accumulator_mean`` is the accumulator's mean (adaptive methods only);
         ``update_ratio`` is ‖Δp‖/‖p‖ (left out when the update did not keep Δp).
         Cost: one O(n) partition for the percentiles plus two dot products (percentiles by
-        nearest rank). On the digits MLP (4,810 parameters) that is ~40 µs, a fifth of a training
-        step, so the trainer asks every ``trainer.internals_every`` steps (default 5) and the
-        curves keep the resolution a log-log slope needs.
+        nearest rank): a sizeable share of a small model's training step, so the trainer asks
+        every ``trainer.internals_every`` steps (default 5) and the curves keep the resolution a
+        log-log slope needs.
         """
         params = self._params if params is None else params
         if self.state is None or params is None:
