@@ -41,7 +41,7 @@ SEEDS = (0, 1)
 SMALL = ("dataset=spirals", "trainer.steps=40", "trainer.eval_every=10", "trainer.progress=false")
 REPORT_WIDTH = {"width": 1280, "height": 900}
 LOAD_TIMEOUT_MS = 60_000  # the first load of MLflow's UI, on a busy 2-core machine
-GROUP_LABEL_TAG = "optlab.group_label"  # harness.tracking.group_label: what a group of seeds is
+GROUP_LABEL_TAG = "optlab.group_label"  # harness.tracking.sink.group_label: a group of seeds
 READABLE_GROUP = re.compile(r"(Adagrad|RMSprop α=0\.99?) · lr [0-9.e-]+ · spirals/mlp")
 HASH = re.compile(r"\b[0-9a-f]{8,}\b")
 
