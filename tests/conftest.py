@@ -17,6 +17,38 @@ from browser import chromium, page  # noqa: F401, E402
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+PROJECT = Path(__file__).resolve().parents[1]
+#: What pytest itself may add to the project's top level (its cache; hypothesis' example database)
+TOOL_ENTRIES = {".pytest_cache", ".hypothesis"}
+project_entries = pytest.StashKey[set]()
+stray_entries = pytest.StashKey[list]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[project_entries] = {path.name for path in PROJECT.iterdir()}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test left a new entry in the project's top level: tests work in
+    temporary folders, and an entry that appears there (a ``store/`` from a forgotten
+    ``OPTLAB_STORE_DIR``, say) also breaks the override fuzz test running beside it."""
+    if hasattr(session.config, "workerinput"):  # xdist: the controller checks once
+        return
+    before = session.config.stash.get(project_entries, None)
+    if before is None:
+        return
+    new = sorted({path.name for path in PROJECT.iterdir()} - before - TOOL_ENTRIES)
+    session.config.stash[stray_entries] = new
+    if new:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    new = config.stash.get(stray_entries, [])
+    if new:
+        terminalreporter.write_line(f"FAILED: the tests left new entries in the project: {new}")
+
+
 EMBEDDED_STORE = "embedded-store"  # OPTLAB_STORE_DIR of a subprocess, under its folder
 
 

@@ -5,8 +5,8 @@ With ``trainer.checkpoint_every=K`` the loop hands a ``TrainState`` to the sink 
 + ``os.replace``) to ``<folder>/<config hash>-<store key>.npz`` with the run's id. The file is
 an ``.npz`` of plain arrays plus one JSON string, read back with ``allow_pickle=False``: loading
 a checkpoint can never run code. The folder is ``<store dir>/checkpoints`` beside an embedded
-SQLite store and ``<project>/store/checkpoints`` for a tracking server; ``OPTLAB_CHECKPOINT_DIR``
-moves it (a node-local disk on a cluster, say).
+SQLite store and the embedded store's folder for a tracking server (``<project>/store/`` or
+``OPTLAB_STORE_DIR``); ``OPTLAB_CHECKPOINT_DIR`` moves it (a node-local disk on a cluster, say).
 
 Each job also holds an exclusive lock, ``<same name>.lock``, while it runs: the kernel releases
 it when the process dies, even by ``kill -9``, so a job that gets the lock knows that no live
@@ -30,7 +30,7 @@ import numpy as np
 from harness.core.curves import Curves
 from harness.core.train import TrainState
 from harness.tracking.sink import MlflowSink
-from harness.tracking.store import PROJECT_ROOT, sqlite_path
+from harness.tracking.store import default_store_dir, sqlite_path
 
 FORMAT_VERSION = 1
 #: The parts of an optimizer's ``state_dict`` that are arrays, ``{name: {parameter: array}}``,
@@ -49,11 +49,12 @@ class Checkpoint:
 
 
 def checkpoint_dir(uri: str) -> Path:
-    """``OPTLAB_CHECKPOINT_DIR``, else beside a SQLite store, else the project's ``store/``."""
+    """``OPTLAB_CHECKPOINT_DIR``, else beside a SQLite store, else in the embedded store's folder
+    (``<project>/store/``, or ``OPTLAB_STORE_DIR``)."""
     if os.environ.get("OPTLAB_CHECKPOINT_DIR"):
         return Path(os.environ["OPTLAB_CHECKPOINT_DIR"]).resolve()
     db = sqlite_path(uri)
-    return db.parent / "checkpoints" if db else PROJECT_ROOT / "store" / "checkpoints"
+    return (db.parent if db else default_store_dir()) / "checkpoints"
 
 
 def checkpoint_path(uri: str, experiment_id: str, digest: str) -> Path:

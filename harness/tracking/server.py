@@ -3,8 +3,9 @@ PostgreSQL.
 
 Runs ``mlflow server`` against the PostgreSQL database ``$OPTLAB_SERVER_DB`` (default
 ``postgresql://optlab:optlab@127.0.0.1:5432/optlab``, which ``.ci/setup-postgres`` creates) and
-serves artifacts itself, from ``<project>/store/server-artifacts``, so clients need no shared
-disk. Jobs log to it with ``tracking.uri=http://127.0.0.1:5000``.
+serves artifacts itself, from ``<project>/store/server-artifacts`` (``OPTLAB_STORE_DIR`` moves
+``store/``), so clients need no shared disk. Jobs log to it with
+``tracking.uri=http://127.0.0.1:5000``.
 
 Like ``make ui`` it is light and quiet: no job-runner processes, no line per request unless
 ``--access-log``, and on 127.0.0.1 the loopback names as its allowed hosts (``--allowed-hosts``
@@ -25,11 +26,10 @@ import secrets
 import sys
 from pathlib import Path
 
-from harness.tracking.store import PROJECT_ROOT, quiet_mlflow, redact
+from harness.tracking.store import default_store_dir, quiet_mlflow, redact
 from harness.tracking.ui import SERVER_ENV, base_url, is_loopback, quiet_options, view_url
 
 DEFAULT_DB = "postgresql://optlab:optlab@127.0.0.1:5432/optlab"
-DEFAULT_ARTIFACTS = PROJECT_ROOT / "store" / "server-artifacts"
 
 
 def database_uri() -> str:
@@ -111,13 +111,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=1, help="server processes (1)")
     parser.add_argument(
-        "--artifacts", type=Path, default=DEFAULT_ARTIFACTS, help="where artifacts are kept"
+        "--artifacts",
+        type=Path,
+        default=None,
+        help="where artifacts are kept (server-artifacts/ in the embedded store's folder: "
+        "<project>/store/, or OPTLAB_STORE_DIR)",
     )
     parser.add_argument(
         "--basic-auth", action="store_true", help="require logins (MLflow's basic-auth app)"
     )
     parser.add_argument("--access-log", action="store_true", help="print a line for every request")
     args, args.mlflow_options = parser.parse_known_args(argv)
+    args.artifacts = args.artifacts or default_store_dir() / "server-artifacts"
     return args
 
 
