@@ -15,8 +15,9 @@ session-wide Chromium of its own, and a second Playwright fails while the first 
         save_screenshot(page, tmp_path, "something")
 
 Each test gets a fresh browser context: nothing remembered in localStorage, as on a first
-visit. Screenshots are written to the test's ``tmp_path`` and copied to
-``<project>/reports/test-screenshots/`` (git-ignored), where a person can look at them.
+visit. Screenshots are written to the test's ``tmp_path`` (pytest keeps its last three sessions'
+folders) and its path is printed; ``OPTLAB_SCREENSHOTS=<folder>`` also copies them there, for a
+person to look at. Tests write nothing into the project (``tests/conftest.py`` checks).
 ``ui_store`` writes a small store for ``make ui`` to show (``test_server`` uses it too).
 """
 
@@ -33,8 +34,6 @@ from mlflow import MlflowClient
 
 from harness.tracking.store import EXPERIMENT_KIND
 
-PROJECT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = PROJECT / "reports" / "test-screenshots"
 VIEWPORT = {"width": 1400, "height": 900}
 STUDY, PLAIN = "ui-study", "ui-plain"
 REPORT_TITLE = "The ui-study report"
@@ -79,14 +78,16 @@ def page(chromium) -> Iterator[object]:
 
 
 def save_screenshot(page, tmp_path: Path, name: str) -> Path:
-    """Save the page as ``<name>.png`` in ``tmp_path``, copy it to ``reports/test-screenshots/``
-    and print where it is; returns the copy."""
+    """Save the page as ``<name>.png`` in ``tmp_path`` (and in ``$OPTLAB_SCREENSHOTS`` if set)
+    and print where it is; returns the file."""
     shot = tmp_path / f"{name}.png"
     page.screenshot(path=shot, full_page=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    kept = Path(shutil.copy(shot, SCREENSHOTS / shot.name))
-    print(f"screenshot: {kept}")
-    return kept
+    if os.environ.get("OPTLAB_SCREENSHOTS"):
+        folder = Path(os.environ["OPTLAB_SCREENSHOTS"])
+        folder.mkdir(parents=True, exist_ok=True)
+        shot = Path(shutil.copy(shot, folder / shot.name))
+    print(f"screenshot: {shot}")
+    return shot
 
 
 # --- a store for the UI to show ---------------------------------------------------------------

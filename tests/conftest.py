@@ -14,12 +14,10 @@ import pytest
 # each module got its own session-wide Chromium, and a second Playwright started while the
 # first lived fails ("Sync API inside the asyncio loop") when xdist puts both on one worker.
 from browser import chromium, page  # noqa: F401, E402
+from tracking_checks import PROJECT, TOOL_ENTRIES
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-PROJECT = Path(__file__).resolve().parents[1]
-#: What pytest itself may add to the project's top level (its cache; hypothesis' example database)
-TOOL_ENTRIES = {".pytest_cache", ".hypothesis"}
 project_entries = pytest.StashKey[set]()
 stray_entries = pytest.StashKey[list]()
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from tracking_checks import TOOL_ENTRIES
 
 from harness.cli.errors import is_input_error, one_line
 from harness.cli.overrides import check_arguments
@@ -359,7 +360,9 @@ def test_the_grammar_reaches_every_outcome(compose_lab):
 def snapshot(scratch: Path) -> dict[str, tuple[int, int]]:
     """(size, modification time in ns) of every file under ``scratch`` and the project's
     ``conf/``; the project's top-level entries by name."""
-    found = {str(path): (0, 0) for path in PROJECT_ROOT.iterdir()}  # a new entry, not an edit
+    found = {  # a new entry, not an edit; pytest's and hypothesis' own folders are not the lab's
+        str(path): (0, 0) for path in PROJECT_ROOT.iterdir() if path.name not in TOOL_ENTRIES
+    }
     for path in [*scratch.rglob("*"), *(PROJECT_ROOT / "conf").rglob("*")]:
         stat = path.lstat()
         found[str(path)] = (stat.st_size, stat.st_mtime_ns) if path.is_file() else (0, 0)

@@ -11,7 +11,7 @@ and logged to the parent run by ``analysis.report``. Then:
   description (the findings and the "Runs:" counts); grouped by ``optlab.group_label``, the
   runs table names each group of seeds in words, not a hash.
 
-Screenshots go to ``reports/test-screenshots/``.
+Screenshots go to each test's ``tmp_path`` (``OPTLAB_SCREENSHOTS`` copies them elsewhere).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from analysis.report import write_report
 from harness.cli import schemas  # noqa: F401  (registers the typed schemas before any compose)
 from harness.cli.app import to_config
 from harness.tracking.job import SweepInfo, run_job
-from harness.tracking.store import EXPERIMENT_KIND, PROJECT_ROOT
+from harness.tracking.store import EXPERIMENT_KIND, PROJECT_ROOT, artifact_location
 from harness.tracking.ui import report_url
 
 STUDY = "stall"  # analysis.parent asks this study's question, analysis.findings its claims
@@ -88,7 +88,7 @@ def run_sweep(uri: str) -> tuple[str, str, list[str]]:
     """The sweep's jobs, each a child of one parent run as ``harness.cli.sweep`` makes it;
     returns the experiment id, the parent's id and the jobs' run ids."""
     client = MlflowClient(uri)
-    experiment_id = client.create_experiment(STUDY)
+    experiment_id = client.create_experiment(STUDY, artifact_location(uri))  # not ./mlruns
     for key, value in EXPERIMENT_KIND.items():
         client.set_experiment_tag(experiment_id, key, value)
     sweep_id = "browser-sweep"

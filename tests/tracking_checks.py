@@ -27,6 +27,9 @@ import pytest
 from mlflow import MlflowClient
 
 PROJECT = Path(__file__).resolve().parent.parent
+#: What the test tools themselves may add to the project's top level: pytest's cache and
+#: hypothesis' folder. Anything else a test leaves there fails the session (``conftest``).
+TOOL_ENTRIES = frozenset({".pytest_cache", ".hypothesis"})
 
 
 def free_port() -> int:
