@@ -297,6 +297,7 @@ BROKEN_CONF = {
     "optimizer/twice.yaml": "defaults: [adam_schema, _self_]\nlr: 0.1\nbeta1: 0.8\nlr: 0.2\n",
     "optimizer/untyped.yaml": "lr: 0.1\n",
     "trainer/tabbed.yaml": "defaults: [trainer_schema, _self_]\nsteps: 10\n\tbatch_size: 5\n",
+    "experiment/latin.yaml": "# @package _global_\nstudy: café\n".encode("latin-1"),
 }
 YAML_CASES = [
     # (arguments, the one line's start)
@@ -306,6 +307,7 @@ YAML_CASES = [
     (["trainer=tabbed"], "conf/trainer/tabbed.yaml line 3: found character '\\t'"),
     (["experiment=nohead"], "experiment=['trainer']: an experiment sets the lab's keys"),
     (["-m", "optimizer=adam,untyped"], "optimizer=['lr']: untyped"),
+    (["experiment=latin"], "conf/experiment/latin.yaml: not UTF-8 (byte 0xe9 at offset 30)"),
 ]
 
 
@@ -323,7 +325,7 @@ def project_outcomes(tmp_path_factory, run_harness) -> tuple[Path, list]:
     files must be left as they were); returns it and the processes, in that order."""
     project = scratch_project(tmp_path_factory.mktemp("project"))
     for name, text in BROKEN_CONF.items():
-        (project / "conf" / name).write_text(text)
+        (project / "conf" / name).write_bytes(text if isinstance(text, bytes) else text.encode())
     before = sorted(project.rglob("*"))
 
     def run(arguments: list[str]) -> subprocess.CompletedProcess:

@@ -40,14 +40,34 @@ def _missing_line(error: MissingConfigException) -> str:
     return _first_line(str(error))
 
 
-def _yaml_line(error) -> str:
-    """``conf/<group>/<file>.yaml line N: what is wrong`` from PyYAML's marked error."""
+def _shown_path(name: str) -> Path:
+    """A config file's path, relative to the project when it is inside it."""
     from harness.tracking.store import PROJECT_ROOT
 
-    mark = error.problem_mark or error.context_mark
-    where = Path(mark.name)
+    where = Path(name)
     if where.is_absolute() and where.is_relative_to(PROJECT_ROOT):
         where = where.relative_to(PROJECT_ROOT)
+    return where
+
+
+def undecodable_config(error: BaseException) -> str | None:
+    """The config file Hydra was reading when ``error``, a ``UnicodeDecodeError``, was raised
+    (the one local Hydra's file source names it by), or None for any other error."""
+    if not isinstance(error, UnicodeDecodeError):
+        return None
+    trace = error.__traceback__
+    while trace is not None:
+        frame = trace.tb_frame
+        if frame.f_code.co_name == "load_config" and "full_path" in frame.f_locals:
+            return str(frame.f_locals["full_path"])
+        trace = trace.tb_next
+    return None
+
+
+def _yaml_line(error) -> str:
+    """``conf/<group>/<file>.yaml line N: what is wrong`` from PyYAML's marked error."""
+    mark = error.problem_mark or error.context_mark
+    where = _shown_path(mark.name)
     what = error.problem or error.context
     if error.problem and error.context:
         started = error.context_mark
@@ -85,6 +105,10 @@ def _clearest(error: BaseException) -> str:
             return _omegaconf_line(cause)
         if is_yaml_error(cause):
             return _yaml_line(cause)
+        if (name := undecodable_config(cause)) is not None:
+            bad = cause.object[cause.start : cause.start + 1].hex()
+            where = f"byte 0x{bad} at offset {cause.start}"
+            return f"{_shown_path(name)}: not UTF-8 ({where}); save it as UTF-8"
         if isinstance(cause, OverrideParseException):
             return f"{cause.override}: bad override ({_first_line(cause.message)})"
     return _first_line(f"{type(error).__name__}: {error}")
@@ -95,7 +119,7 @@ def is_input_error(error: BaseException | None) -> bool:
     while error is not None:
         if isinstance(error, ConfigError | HydraException | OmegaConfBaseException):
             return True
-        if is_yaml_error(error):  # a config file that does not parse
+        if is_yaml_error(error) or undecodable_config(error):  # a config file that does not parse
             return True
         error = error.__cause__ or error.__context__
     return False
