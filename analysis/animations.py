@@ -23,6 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from analysis.i18n_fonts import figure_font
 from analysis.palette import (
     add_legend,
     new_figure,
@@ -33,6 +34,7 @@ from analysis.palette import (
     to_styles,
 )
 from analysis.render import FigureRef
+from analysis.strings import DEFAULT, Strings, load
 from analysis.surfaces import SURFACES
 from analysis.trajectories import draw_surface, to_representatives, to_trajectory
 from harness.core.optim import Adagrad, Optimizer, RMSprop
@@ -164,6 +166,24 @@ def _lr_entries(chosen: dict[str, dict]) -> dict[str, str]:
     return {label: f"{label} · lr {' | '.join(dict.fromkeys(v))}" for label, v in lrs.items()}
 
 
+def _frames(fig: Figure, steps: list[int], show: Callable[[int], None], tr: Strings) -> list:
+    """One image per step: ``show(step)`` updates the artists, the title counts the steps.
+
+    Drawn in the language's figure font: text finds its font when drawn, and the lab's style
+    (:func:`analysis.palette.styled`, around the plot functions) names its own font list.
+    """
+    last = steps[-1]
+    with figure_font(tr):
+        title = fig.suptitle("")
+        _freeze_layout(fig, title, tr("anim.step_of", step=last, last=last))
+        images = []
+        for step in steps:
+            show(step)
+            title.set_text(tr("anim.step_of", step=step, last=last))
+            images.append(_to_image(fig))
+    return images
+
+
 def _freeze_layout(fig: Figure, title, widest: str) -> None:
     """Lay the figure out once around its widest title, so no frame shifts the axes."""
     title.set_text(widest)
@@ -172,8 +192,11 @@ def _freeze_layout(fig: Figure, title, widest: str) -> None:
 
 
 @styled
-def plot_paths(runs: pd.DataFrame, curves: pd.DataFrame, frames: int = MAX_FRAMES) -> list:
+def plot_paths(
+    runs: pd.DataFrame, curves: pd.DataFrame, frames: int = MAX_FRAMES, lang: str = DEFAULT
+) -> list:
     """Frames of every optimizer's path growing over the contours, one panel per function."""
+    tr = load(lang)
     chosen = to_chosen_paths(runs, curves)
     fig, axes = new_figure(len(chosen))
     _on_canvas(fig)
@@ -188,21 +211,21 @@ def plot_paths(runs: pd.DataFrame, curves: pd.DataFrame, frames: int = MAX_FRAME
             drawn.append((paths[label][1], line, head))
     add_legend(fig, axes, _lr_entries(chosen))
     last = max(int(path["step"].iloc[-1]) for path, _, _ in drawn)
-    title = fig.suptitle("")
-    _freeze_layout(fig, title, f"step {last} of {last}")
-    images = []
-    for step in to_frame_steps(last, frames):
+
+    def show(step: int) -> None:
         for path, line, head in drawn:
             shown = path[path["step"] <= step]
             line.set_data(shown["x"], shown["y"])
             head.set_data(shown["x"].iloc[-1:], shown["y"].iloc[-1:])
-        title.set_text(f"step {step} of {last}")
-        images.append(_to_image(fig))
-    return images
+
+    return _frames(fig, to_frame_steps(last, frames), show, tr)
 
 
-def to_paths_caption(runs: pd.DataFrame, curves: pd.DataFrame, frames: int = MAX_FRAMES) -> str:
-    """What the paths animation shows, from the same runs and curves."""
+def to_paths_caption(
+    runs: pd.DataFrame, curves: pd.DataFrame, frames: int = MAX_FRAMES, lang: str = DEFAULT
+) -> str:
+    """What the paths animation shows, from the same runs and curves, in ``lang``."""
+    tr = load(lang)
     chosen = to_chosen_paths(runs, curves)
     last = max(
         int(path["step"].iloc[-1]) for paths in chosen.values() for _, path in paths.values()
@@ -210,12 +233,14 @@ def to_paths_caption(runs: pd.DataFrame, curves: pd.DataFrame, frames: int = MAX
     steps = to_frame_steps(last, frames)
     dense = int(np.argmax(np.diff(steps) > 1)) if (np.diff(steps) > 1).any() else last
     labels = [o for o in to_label_order(runs) if any(o in paths for paths in chosen.values())]
-    return (
-        f"{', '.join(labels)}: each one's path over the contours of {' and '.join(chosen)} "
-        f"(★ the minimum), step 0 to {last}, drawn as it was taken. Each is the run the "
-        "trajectory figure shows, at the lr in its legend entry (lowest final value among "
-        f"the lrs tried; diverged runs last). {len(steps)} frames: every step to step {dense}, "
-        f"then spaced geometrically; the last frame holds {HOLD_MS / 1000:g} s."
+    return tr(
+        "anim.paths",
+        labels=tr("cap.list").join(labels),
+        functions=tr("cap.and").join(chosen),
+        last=last,
+        frames=len(steps),
+        dense=dense,
+        hold=HOLD_MS / 1000,
     )
 
 
@@ -268,9 +293,6 @@ def to_jar_filling(
     return pd.concat(tables, ignore_index=True)
 
 
-JAR_ENTRIES = {"adagrad": "the jar: h ← h + g²", "rmsprop": "the blend: h ← αh + (1 − α)g²"}
-
-
 def _quiet_step(jar: pd.DataFrame) -> int | None:
     quiet = jar.loc[jar["scale"] < 1, "step"]
     return int(quiet.min()) if len(quiet) else None
@@ -282,14 +304,15 @@ def _log_limits(values: pd.Series) -> tuple[float, float]:
 
 
 @styled
-def plot_jar_filling(jar: pd.DataFrame, frames: int = MAX_FRAMES) -> list:
+def plot_jar_filling(jar: pd.DataFrame, frames: int = MAX_FRAMES, lang: str = DEFAULT) -> list:
     """Frames of ``h`` (above) and ``lr/(√h + eps)`` (beneath) growing step by step."""
+    tr = load(lang)
     fig, axes = new_figure(1, 2)
     _on_canvas(fig)
     palette, styles, order = to_palette(jar), to_styles(jar), to_label_order(jar)
     last, quiet = int(jar["step"].max()), _quiet_step(jar)
     drawn = []
-    panels = {"h": "accumulator h", "effective_lr": "effective step lr/(√h + ε)"}
+    panels = {"h": tr("anim.h"), "effective_lr": tr("anim.effective_step")}
     for ax, (column, ylabel) in zip(axes[:, 0], panels.items(), strict=True):
         for label in order:
             part = jar[jar["label"] == label]
@@ -300,59 +323,60 @@ def plot_jar_filling(jar: pd.DataFrame, frames: int = MAX_FRAMES) -> list:
             ax.axvline(quiet, color="0.3", ls=":", lw=1)
         ax.set(xlim=(0, last), ylim=_log_limits(jar[column]), yscale="log", ylabel=ylabel)
         set_log_ticks(ax, "y")
-    axes[1, 0].set_xlabel("step")
+    axes[1, 0].set_xlabel(tr("fig.step"))
     entries = {
-        label: f"{label}: {JAR_ENTRIES[opt]}"
+        label: tr("anim.entry", label=label, what=tr(f"anim.entry.{opt}"))
         for label, opt in jar.drop_duplicates("label")[["label", "optimizer"]].to_numpy()
     }
     add_legend(fig, axes, entries)
-    title = fig.suptitle("")
-    _freeze_layout(fig, title, f"step {last} of {last}")
-    images = []
-    for step in to_frame_steps(last, frames, "linear"):
+
+    def show(step: int) -> None:
         for part, column, line in drawn:
             shown = part[part["step"] <= step]
             line.set_data(shown["step"], shown[column])
-        title.set_text(f"step {step} of {last}")
-        images.append(_to_image(fig))
-    return images
+
+    return _frames(fig, to_frame_steps(last, frames, "linear"), show, tr)
 
 
-def to_jar_caption(jar: pd.DataFrame, frames: int = MAX_FRAMES) -> str:
-    """What the jar animation shows, and where each arm ends, from the same table."""
+def to_jar_caption(jar: pd.DataFrame, frames: int = MAX_FRAMES, lang: str = DEFAULT) -> str:
+    """What the jar animation shows, and where each arm ends, from the same table, in ``lang``."""
+    tr = load(lang)
     last, quiet = int(jar["step"].max()), _quiet_step(jar)
     end = jar[jar["step"] == last].set_index("label")
     order = [label for label in to_label_order(jar) if label in end.index]
-    alphas = " and ".join(f"{a:g}" for a in jar["optimizer.decay_rate"].dropna().unique())
+    alphas = tr("cap.and").join(f"{a:g}" for a in jar["optimizer.decay_rate"].dropna().unique())
     stream = "g ~ N(0, 1)"
     if quiet is not None:
         scale = float(jar.loc[jar["step"] == quiet, "scale"].iloc[0])
-        stream += f", × {scale:g} from step {quiet} on (dotted line)"
-    ends = "; ".join(
-        f"{label} h = {end.at[label, 'h']:.3g}, step {end.at[label, 'effective_lr']:.3g}"
+        stream += tr("anim.quiet", scale=scale, step=quiet)
+    ends = tr("sentence.join").join(
+        tr("anim.end", label=label, h=end.at[label, "h"], step=end.at[label, "effective_lr"])
         for label in order
     )
-    return (
-        "The jar filling: Adagrad's accumulator h only fills (h ← h + g²); RMSprop's is a "
-        f"coffee blend (h ← αh + (1 − α)g², decay rate α = {alphas}). All arms see one "
-        f"gradient stream of {last} steps ({stream}); beneath, each one's effective step size "
-        f"lr/(√h + ε) at lr = {jar['optimizer.lr'].iloc[0]:g}. At step {last}: {ends}. "
-        f"{len(to_frame_steps(last, frames, 'linear'))} frames, evenly spaced."
+    return tr(
+        "anim.jar",
+        alphas=alphas,
+        last=last,
+        stream=stream,
+        lr=jar["optimizer.lr"].iloc[0],
+        ends=ends,
+        frames=len(to_frame_steps(last, frames, "linear")),
     )
 
 
 # --- into a report ---------------------------------------------------------------------------
-def _paths(runs: pd.DataFrame, curves: pd.DataFrame) -> tuple[list, str]:
-    return plot_paths(runs, curves), to_paths_caption(runs, curves)
+def _paths(runs: pd.DataFrame, curves: pd.DataFrame, lang: str) -> tuple[list, str]:
+    return plot_paths(runs, curves, lang=lang), to_paths_caption(runs, curves, lang=lang)
 
 
-def _jar_filling(runs: pd.DataFrame, curves: pd.DataFrame) -> tuple[list, str]:
+def _jar_filling(runs: pd.DataFrame, curves: pd.DataFrame, lang: str) -> tuple[list, str]:
     jar = to_jar_filling(to_gradient_stream())
-    return plot_jar_filling(jar), to_jar_caption(jar)
+    return plot_jar_filling(jar, lang=lang), to_jar_caption(jar, lang=lang)
 
 
-#: Name → frames and caption of a study with 2-D trajectories (the jar needs no runs).
-ANIMATIONS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], tuple[list, str]]] = {
+#: Name → frames and caption, in a language, of a study with 2-D trajectories (the jar needs
+#: no runs).
+ANIMATIONS: dict[str, Callable[[pd.DataFrame, pd.DataFrame, str], tuple[list, str]]] = {
     "paths": _paths,
     "jar_filling": _jar_filling,
 }
@@ -363,17 +387,19 @@ def write_animations(
     curves: pd.DataFrame,
     folder: Path,
     progress: Callable[[str], None] | None = None,
+    lang: str = DEFAULT,
 ) -> list[FigureRef]:
     """Write every animation as ``figures/<name>.gif`` under the report ``folder`` when the
     study has 2-D trajectories (none otherwise); their figures, paths relative to ``folder``.
 
-    ``progress`` receives one line per animation: ``animation k/N name``.
+    Titles, labels and captions are in ``lang`` (the caller draws inside the language's
+    figure font). ``progress`` receives one line per animation: ``animation k/N name``.
     """
     if not has_trajectories(runs, curves):
         return []
     written = []
     for k, (name, make) in enumerate(ANIMATIONS.items(), start=1):
-        images, text = make(runs, curves)
+        images, text = make(runs, curves, lang)
         path = save_gif(images, Path(folder) / "figures" / f"{name}.gif")
         written.append(FigureRef(path.relative_to(folder).as_posix(), text))
         if progress is not None:

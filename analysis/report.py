@@ -113,7 +113,7 @@ def _write_into(study: Study, folder: Path, say: Callable[[str], None], strings:
         table.to_csv(folder / "tables" / f"{stem}.csv", index=False)
     sections = to_sections(study, analysis, relative, lang)
     with figure_font(strings):
-        animations = write_animations(study.runs, study.curves, folder, progress=say)
+        animations = write_animations(study.runs, study.curves, folder, say, lang)
     next(s for s in sections if s.title == strings("section.figures")).blocks.extend(animations)
     title = strings("report.title", name=study.experiment.name)
     (folder / "report.md").write_text(to_markdown(title, sections), encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -11,10 +12,12 @@ from analysis_fixtures import MAIN_EXPERIMENT, PLANAR_EXPERIMENT, shared_store
 from PIL import Image
 
 from analysis import animations
+from analysis.i18n_fonts import figure_font
 from analysis.load import load_study
 from analysis.palette import to_palette
 from analysis.render import FigureRef, Section, to_html, to_markdown
 from analysis.report import write_report
+from analysis.strings import load
 from analysis.trajectories import to_trajectory
 
 pytestmark = pytest.mark.slow  # a report with every figure and both animations: ~30 s
@@ -199,3 +202,30 @@ def test_html_names_the_gif_mime_type_and_markdown_leaves_out_svg_links(tmp_path
     assert page.count("data:image/gif;base64,") == 1 and page.count("data:image/png;base64,") == 1
     markdown = to_markdown("t", sections)
     assert "figures/a.svg" not in markdown and "figures/b.svg" in markdown
+
+
+# --- in Japanese ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["jar_filling", "paths"])
+def test_japanese_animations_use_the_lectures_words_and_miss_no_glyph(name, jar, planar):
+    """``--lang ja``: the frames' titles and labels are drawn in the Japanese font (no missing
+    glyph) and the caption is Japanese; the English caption is the check that can fail."""
+    ja = load("ja")
+    if name == "jar_filling":
+        draw = lambda lang: animations.plot_jar_filling(jar, frames=3, lang=lang)  # noqa: E731
+        caption = lambda lang: animations.to_jar_caption(jar, lang=lang)  # noqa: E731
+        words = ["瓶", "ブレンド", "減衰率"]
+    else:
+        runs, curves = planar.runs, planar.curves
+        draw = lambda lang: animations.plot_paths(runs, curves, frames=3, lang=lang)  # noqa: E731
+        caption = lambda lang: animations.to_paths_caption(runs, curves, lang=lang)  # noqa: E731
+        words = ["経路", "フレーム"]
+    with figure_font(ja), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        images = draw("ja")
+    assert len(images) == 3
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+    assert all(word in caption("ja") for word in words)
+    english = ("path", "frame", "step", "jar", "blend", "decay", "drawn", "minimum")
+    assert not [word for word in english if word in caption("ja").lower()]
+    assert [word for word in english if word in caption("en").lower()]
+    assert not any(word in caption("en") for word in words)

@@ -173,6 +173,24 @@ TEXT = {
     "fig.tau": "τ (time to target / fastest)",
     "fig.fraction": "fraction of problems",
     "fig.profile": "performance profile ({metric} target)",
+    # animations
+    "anim.step_of": "step {step} of {last}",
+    "anim.h": "accumulator h",
+    "anim.effective_step": "effective step lr/(√h + ε)",
+    "anim.entry": "{label}: {what}",
+    "anim.entry.adagrad": "the jar: h ← h + g²",
+    "anim.entry.rmsprop": "the blend: h ← αh + (1 − α)g²",
+    "anim.paths": "{labels}: each one's path over the contours of {functions} (★ the minimum), "
+    "step 0 to {last}, drawn as it was taken. Each is the run the trajectory figure shows, at "
+    "the lr in its legend entry (lowest final value among the lrs tried; diverged runs last). "
+    "{frames} frames: every step to step {dense}, then spaced geometrically; the last frame "
+    "holds {hold:g} s.",
+    "anim.quiet": ", × {scale:g} from step {step} on (dotted line)",
+    "anim.end": "{label} h = {h:.3g}, step {step:.3g}",
+    "anim.jar": "The jar filling: Adagrad's accumulator h only fills (h ← h + g²); RMSprop's is "
+    "a coffee blend (h ← αh + (1 − α)g², decay rate α = {alphas}). All arms see one gradient "
+    "stream of {last} steps ({stream}); beneath, each one's effective step size lr/(√h + ε) at "
+    "lr = {lr:g}. At step {last}: {ends}. {frames} frames, evenly spaced.",
 }
 
 HEADERS = {  # a column made for a table → its heading; the data's columns show their names

@@ -174,6 +174,24 @@ TEXT = {
     "fig.tau": "τ（目標到達ステップ数 ÷ 最速）",
     "fig.fraction": "問題の割合",
     "fig.profile": "性能プロファイル（{metric}の目標）",
+    # animations
+    "anim.step_of": "ステップ {step} / {last}",
+    "anim.h": "蓄積 h",
+    "anim.effective_step": "実効ステップ幅 lr/(√h + ε)",
+    "anim.entry": "{label}：{what}",
+    "anim.entry.adagrad": "瓶（h ← h + g²）",
+    "anim.entry.rmsprop": "ブレンド（h ← αh + (1 − α)g²）",
+    "anim.paths": "{labels}：{functions}の等高線上の各オプティマイザの経路（★ は最小点）、"
+    "ステップ 0 から {last} まで、進んだとおりに描きます。各経路は軌跡の図と同じランで、凡例の"
+    "学習率のもの（試した学習率のうち最終値が最も低いもの。発散したランは最後）。{frames} "
+    "フレーム：ステップ {dense} までは毎ステップ、その後は等比の間隔。最後のフレームは "
+    "{hold:g} 秒止まります。",
+    "anim.quiet": "、ステップ {step} から × {scale:g}（点線）",
+    "anim.end": "{label} h = {h:.3g}、ステップ幅 {step:.3g}",
+    "anim.jar": "瓶が満ちていく：Adagrad の蓄積 h は満ちるだけ（h ← h + g²）、RMSprop の h は"
+    "コーヒーブレンド（h ← αh + (1 − α)g²、減衰率 α = {alphas}）。どちらも同じ {last} ステップ"
+    "の勾配列（{stream}）を受け取ります。下段は lr = {lr:g} での各々の実効ステップ幅 "
+    "lr/(√h + ε)。ステップ {last} で：{ends}。{frames} フレーム、等間隔。",
 }
 
 HEADERS = {
