@@ -15,6 +15,8 @@ The parts, each timed as P1 times a side (``UPDATES`` consecutive updates, inter
 from __future__ import annotations
 
 import math
+import os
+import resource
 from contextlib import contextmanager
 from functools import partial
 
@@ -22,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from benchmarks import lecture
+from benchmarks.timing import Ratio
 from harness.core.optim import FlatDict, build_optimizer
 from harness.core.optim import kernels as compiled
 
@@ -99,27 +102,40 @@ def floor_sides(params: dict, grads: dict, updates: int) -> dict:
 
 
 def floor_note(title: str, times: dict, updates: int, size: int) -> str:
-    """The parts' medians in µs per update, and what they bound."""
-    us = {name: np.median(values) / updates * 1e6 for name, values in times.items()}
-    us[ROOT_DIVIDE] *= size / (size // BLOCK * BLOCK)
-    lecture_us = us["lecture"]
+    """Each part as ``lecture ÷ part`` (the median of per-repeat ratios) and its µs per update."""
+    times = dict(times)
+    times[ROOT_DIVIDE] = [t * size / (size // BLOCK * BLOCK) for t in times[ROOT_DIVIDE]]
+
+    def part(name: str) -> str:
+        ratio = Ratio.of(times["lecture"], times[name]).median
+        return f"{ratio:.2f}× ({np.median(times[name]) / updates * 1e6:.0f} µs)"
+
+    kept = Ratio.of(times["ours (FlatDict, Δp kept)"], times["ours (FlatDict)"]).median
+    write = Ratio.of(times[WRITE], times["ours (FlatDict)"]).median
+    lecture_us = np.median(times["lecture"]) / updates * 1e6
     return (
-        f"rmsprop, {title}: where the time goes (median µs per update, one interleaved run): "
-        f"lecture {lecture_us:.0f}; the exact √ and ÷ alone, on data in cache, "
-        f"{us[ROOT_DIVIDE]:.0f} "
-        f"(lecture ÷ this = {lecture_us / us[ROOT_DIVIDE]:.2f}×, the ceiling of lecture ÷ ours for "
-        "any update that computes them bit for bit on one core); our compiled loop over one "
-        f"buffer per array {us[LOOP]:.0f} (lecture ÷ loop {lecture_us / us[LOOP]:.2f}×), over one "
-        f"buffer with numpy's huge-page advice off {us[LOOP_SMALL]:.0f}, called per key on the "
-        "plain dict's own 20 arrays (each below the 4 MiB from which numpy advises huge pages) "
-        f"{us[LOOP_PER_KEY]:.0f} (lecture ÷ "
-        f"loop {lecture_us / us[LOOP_PER_KEY]:.2f}×); ours (FlatDict) {us['ours (FlatDict)']:.0f}, "
-        f"ours (dict) {us['ours (dict)']:.0f}: the dict path's Python and dispatch around the "
-        f"20 calls take {us['ours (dict)'] - us[LOOP_PER_KEY]:.0f}. Keeping Δp: "
-        f"ours (FlatDict, Δp kept) {us['ours (FlatDict, Δp kept)']:.0f}, "
-        f"{us['ours (FlatDict, Δp kept)'] - us['ours (FlatDict)']:.0f} above ours (FlatDict); "
-        f"one write of (a)'s size alone takes {us[WRITE]:.0f}."
+        f"rmsprop, {title}: where the time goes, each part as lecture ÷ part (median of the "
+        f"per-repeat ratios; the lecture took {lecture_us:.0f} µs per update). The exact √ and ÷ "
+        f"alone, on data in cache: {part(ROOT_DIVIDE)}, the ceiling of lecture ÷ ours for any "
+        "update that computes them bit for bit on one core. Our compiled loop over one buffer "
+        f"per array: {part(LOOP)}; the same with numpy's huge-page advice off: "
+        f"{part(LOOP_SMALL)}; called per key on the plain dict's own 20 arrays (each below the "
+        f"4 MiB from which numpy advises huge pages): {part(LOOP_PER_KEY)}, the ceiling of the "
+        f"dict path. The whole update: ours (FlatDict) {part('ours (FlatDict)')}, ours (dict) "
+        f"{part('ours (dict)')}. Keeping Δp makes ours (FlatDict) {kept:.2f}× as long; one write "
+        f"of (a)'s size alone takes {write:.2f}× as long as ours (FlatDict)."
     )
+
+
+def kernel_time(sample, runs: int = 5) -> tuple[float, float]:
+    """``sample``'s share of processor time spent in the kernel, and its page faults per run."""
+    before, faults = os.times(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(runs):
+        sample()
+    after = os.times()
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / runs
+    system, user = after.system - before.system, after.user - before.user
+    return (system / (system + user) if system + user else 0.0), faults
 
 
 def _copy(arrays: dict) -> dict:
