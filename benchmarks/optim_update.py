@@ -131,9 +131,10 @@ def _floor(problem: str, repeats: int) -> str:
     )
     per_update = UPDATES[problem]
     return floor_note(PROBLEMS[problem], times, per_update, size) + (
-        f" Share of processor time spent in the kernel: the lecture {lecture_share:.0%} "
-        f"({lecture_faults / per_update:.0f} page faults per update: its temporaries, one per "
-        f"operator and key), ours (dict) {ours_share:.0%} ({ours_faults / per_update:.0f})."
+        " Share of processor time spent in the kernel, and page faults per update: the lecture "
+        f"{lecture_share:.0%} ({lecture_faults / per_update:.0f}; its temporaries, one per "
+        f"operator and key, fault when malloc hands them fresh pages), ours (dict) "
+        f"{ours_share:.0%} ({ours_faults / per_update:.0f})."
     )
 
 
