@@ -32,7 +32,7 @@ from harness.core.optim import kernels as compiled
 BLOCK = 8192
 #: The lecture's (and our default) eps.
 EPS = 1e-7
-LOOP, LOOP_SMALL = "loop, one buffer", "loop, one buffer on 4 KiB pages"
+LOOP, LOOP_SMALL = "loop, one buffer", "loop, one buffer, no huge-page advice"
 LOOP_PER_KEY, ROOT_DIVIDE, WRITE = "loop per key, dict's arrays", "√ and ÷ alone", "one write"
 
 
