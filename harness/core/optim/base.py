@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
 
@@ -73,23 +74,22 @@ class Optimizer:
         self.t += 1
         self._recorded = self.record_update if record is None else record
         step = self._compiled_step if self._compiled else self._step
+        # The compiled loops skip the write of Δp when given an empty ``delta``; numpy's
+        # expressions need ``delta`` as scratch space either way.
+        keep_delta = self._recorded or not self._compiled
         if same_layout(params, grads) and same_layout(params, self._delta):
             flat_state = {name: buf.flat for name, buf in self.state.items()}
-            step(params.flat, grads.flat, flat_state, self._delta_for(self._delta.flat))
+            step(params.flat, grads.flat, flat_state, self._delta.flat if keep_delta else _NOTHING)
         else:
             for key in params:
-                self._update_key(params, grads, key, step)
+                self._update_key(params, grads, key, step, keep_delta)
         self._params = params
 
-    def _delta_for(self, delta: np.ndarray) -> np.ndarray:
-        return _NOTHING if self._compiled and not self._recorded else delta
-
-    def _update_key(self, params, grads, key: str, step) -> None:
+    def _update_key(self, params, grads, key: str, step, keep_delta: bool) -> None:
         """The lecture's per-key path; also takes plain floats, as the textbook's 2-D demos pass."""
-        key_state = {name: buf[key].reshape(-1) for name, buf in self.state.items()}
-        delta = self._delta[key].reshape(-1)
+        key_state, delta = self._key_views[key]
         g = np.ascontiguousarray(grads[key], dtype=delta.dtype).reshape(-1)
-        delta = self._delta_for(delta)
+        delta = delta if keep_delta else _NOTHING
         p = params[key]
         if isinstance(p, np.ndarray) and p.flags.c_contiguous:
             step(p.reshape(-1), g, key_state, delta)
@@ -111,6 +111,14 @@ class Optimizer:
         self.state = {name: FlatDict.zeros_like(params) for name in self.state_names}
         self._delta = FlatDict.zeros_like(params)
         self._work = np.zeros_like(self._delta.flat)
+        # Each key's 1-D views of the state and of Δp, made once for the per-key path.
+        self._key_views = {
+            key: (
+                {name: buf[key].reshape(-1) for name, buf in self.state.items()},
+                delta.reshape(-1),
+            )
+            for key, delta in self._delta.items()
+        }
         self._compiled = self._delta.flat.size >= self.compiled_from
 
     def _scratch(self, delta: np.ndarray) -> np.ndarray:
@@ -238,6 +246,7 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
+@functools.cache
 def kernels():
     """``harness.core.optim.kernels``, imported on the first update (importing numba is slow)."""
     from harness.core.optim import kernels as module
