@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Experiment, Run, ViewType
@@ -269,15 +270,26 @@ def to_numeric_params(params: pd.DataFrame) -> pd.DataFrame:
 
 
 def _to_numeric(column: pd.Series) -> pd.Series:
-    text = column.astype("string")
-    present = text.notna() & ~text.isin(MISSING_TOKENS)
-    numbers = pd.to_numeric(text.where(present), errors="coerce")
-    if not present.any() or numbers[present].isna().any():
-        return column if present.any() else numbers.astype("float64")
-    looks_int = ~text[present].str.contains(r"[.eEnN]", regex=True).any()
-    if looks_int:
-        return numbers.astype("int64" if present.all() else "Int64")
-    return numbers.astype("float64")
+    """One param column as numbers; each distinct text is parsed once (a sweep repeats few)."""
+    texts = [None if _is_missing(value) else str(value) for value in column.tolist()]
+    distinct = list(dict.fromkeys(text for text in texts if text is not None))
+    if not distinct:
+        return pd.Series(np.nan, index=column.index, dtype="float64", name=column.name)
+    parsed = pd.to_numeric(pd.Series(distinct, dtype="string"), errors="coerce")
+    if parsed.isna().any():
+        return column
+    number = dict(zip(distinct, parsed.tolist(), strict=True))
+    looks_int = not any(char in text for text in distinct for char in ".eEnN")
+    if looks_int and None not in texts:
+        numbers = [int(number[text]) for text in texts]
+        return pd.Series(numbers, index=column.index, dtype="int64", name=column.name)
+    numbers = [np.nan if text is None else number[text] for text in texts]
+    floats = pd.Series(numbers, index=column.index, dtype="float64", name=column.name)
+    return floats.astype("Int64") if looks_int else floats
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or value != value or str(value) in MISSING_TOKENS
 
 
 def _with_derived(table: pd.DataFrame, param_keys: list[str]) -> pd.DataFrame:

@@ -200,6 +200,35 @@ def test_numeric_conversion_keeps_text_and_missing():
     assert out["c"].isna().all()
 
 
+def _reference_to_numeric(column: pd.Series) -> pd.Series:
+    """The rule with pandas' vectorized string methods, one pass over every value."""
+    text = column.astype("string")
+    present = text.notna() & ~text.isin(load.MISSING_TOKENS)
+    numbers = pd.to_numeric(text.where(present), errors="coerce")
+    if not present.any() or numbers[present].isna().any():
+        return column if present.any() else numbers.astype("float64")
+    if text[present].str.contains(r"[.eEnN]", regex=True).any():
+        return numbers.astype("float64")
+    return numbers.astype("int64" if present.all() else "Int64")
+
+
+def test_numeric_conversion_matches_the_vectorized_rule():
+    columns = {
+        "seed": ["3", "1", "3", "12345678901234567"],
+        "lr": ["0.1", "1e-3", "0.1", "-inf"],
+        "shift": ["None", "50", None, "50"],
+        "decay": [np.nan, "0.9", "", "null"],
+        "name": ["adam", "1", "adam", "sgd"],
+        "absent": ["None", None, "nan", np.nan],
+        "steps": [" 20", "20", "7", "-3"],
+    }
+    params = pd.DataFrame(columns, index=[5, 6, 7, 9], dtype=object)
+    ours = to_numeric_params(params)
+    for key in columns:
+        reference = _reference_to_numeric(params[key])
+        pd.testing.assert_series_equal(ours[key], reference, check_names=False, obj=key)
+
+
 def test_long_table_round_trips_a_wide_table():
     wide = pd.DataFrame(
         {"step": [0, 1, 2], "train_loss": [np.nan, 2.0, np.inf], "val_loss": [3.0, np.nan, 1.0]}
