@@ -5,8 +5,9 @@ The runs table has one row per job run: ``run_id``, ``run_name``, ``status``, th
 param under its dotted key (numeric where numeric), every metric's last value, and every tag.
 The long curves table (see :mod:`analysis.curves`) has ``run_id, step, metric, value``.
 
-Runs come from ``MlflowClient.search_runs``, page by page; curves from the ``curves.parquet``
-artifacts, so a sweep of hundreds of runs loads in seconds.
+Runs come from the store's tables read with SQL for a SQLite store (:mod:`analysis.sqlite_runs`),
+else from ``MlflowClient.search_runs``, page by page; curves from the ``curves.parquet``
+artifacts. What it costs a run is measured by ``python -m benchmarks --only P4``.
 """
 
 from __future__ import annotations
