@@ -72,6 +72,10 @@ def run(repeats: int, quick: bool, workdir: Path) -> Section:
         "full": [t / runs for t in times["full-history loop"]],
     }
     ms = {side: f"{median(values) * 1000:.2f} ms" for side, values in per_run.items()}
+    stages = {
+        n: stage_seconds(*where, n)
+        for n, where in ((runs, (uri, parent)), (large, (large_uri, large_parent)))
+    }
     return Section(
         key="P4",
         title=f"analysis load: {runs} runs × {len(CURVES)} curves × {STEPS} steps (and {large})",
@@ -110,6 +114,12 @@ def run(repeats: int, quick: bool, workdir: Path) -> Section:
             f"Seconds per run (median): load_study {ms['load_study']} at {runs} runs and "
             f"{ms['large']} at {large} runs; the full-history loop {ms['full']} at {runs} runs "
             f"(not run at {large}: its store took {built_full:.0f} s to write for {runs} runs).",
+            "Where load_study's time goes, ms per run (one pass after the timing): "
+            + "; ".join(
+                f"{n} runs: " + ", ".join(f"{name} {t / n * 1000:.2f}" for name, t in parts.items())
+                for n, parts in stages.items()
+            )
+            + ".",
             f"Points: load_study {points['ours']:,} (full-resolution curves.parquet, and it "
             f"also builds the runs table); full-history loop {points['full']:,}, "
             f"{'the same (run, curve, step, value)' if same else 'NOT the same'} points; "
@@ -139,6 +149,32 @@ def load_ours(uri: str, parent: str, runs: int):
     if len(study.runs) != runs:
         raise RuntimeError(f"P4: load_study found {len(study.runs)} runs, expected {runs}")
     return study
+
+
+def stage_seconds(uri: str, parent: str, runs: int) -> dict[str, float]:
+    """Seconds of load_study's stages, run one after the other as load_study runs them."""
+    from mlflow import MlflowClient
+
+    from analysis.curves import load_curves
+    from analysis.load import load_experiment, load_runs, load_sweep_run
+
+    started, seconds = time.perf_counter(), {}
+
+    def lap(name: str) -> None:
+        nonlocal started
+        seconds[name], started = time.perf_counter() - started, time.perf_counter()
+
+    client = MlflowClient(uri)
+    experiment = load_experiment(client, EXPERIMENT)
+    sweep = load_sweep_run(client, experiment, parent)
+    lap("experiment and sweep run")
+    table = load_runs(client, experiment, sweep)
+    lap("runs table (SQL, pandas)")
+    curves = load_curves(table, tracking_uri=uri)
+    lap(f"curves ({runs} curves.parquet read, long table)")
+    if len(table) != runs or curves.empty:
+        raise RuntimeError(f"P4: the stages found {len(table)} runs, expected {runs}")
+    return seconds
 
 
 def history_loop(uri: str, parent: str) -> dict[str, dict[str, list]]:
