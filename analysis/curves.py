@@ -55,24 +55,32 @@ def load_curves(
     """The long curves table of the runs in a runs table (columns ``run_id``, ``artifact_uri``)."""
     tracking_uri = tracking_uri or c.default_tracking_uri()
     client = MlflowClient(tracking_uri=tracking_uri)
-    rows = list(zip(runs["run_id"], runs["artifact_uri"], strict=True))
-    with tempfile.TemporaryDirectory(prefix="analysis-curves-") as tmp, _quiet_downloads():
+    run_ids, artifact_uris = list(runs["run_id"]), list(runs["artifact_uri"])
+    folders = [to_local_path(artifact_uri) for artifact_uri in artifact_uris]
+    if all(folder is not None for folder in folders):  # threads would only contend for the GIL
+        series = [
+            _local_series(client, run_id, folder)
+            for run_id, folder in zip(run_ids, folders, strict=True)
+        ]
+    else:
+        with tempfile.TemporaryDirectory(prefix="analysis-curves-") as tmp, _quiet_downloads():
 
-        def load_one(row: tuple[str, str]) -> Series:
-            run_id, artifact_uri = row
-            wide = load_wide_curves(artifact_uri, tracking_uri, Path(tmp) / run_id)
-            if wide is None:
-                return load_metric_history(client, run_id)
-            return to_series(wide)
+            def load_one(run_id: str, artifact_uri: str) -> Series:
+                wide = load_wide_curves(artifact_uri, tracking_uri, Path(tmp) / run_id)
+                return load_metric_history(client, run_id) if wide is None else to_series(wide)
 
-        if all(to_local_path(artifact_uri) for _, artifact_uri in rows):
-            series = [load_one(row) for row in rows]  # threads would only contend for the GIL
-        else:
             with ThreadPoolExecutor(max_workers=max_workers) as pool:
-                series = list(pool.map(load_one, rows))
+                series = list(pool.map(load_one, run_ids, artifact_uris))
     if metrics is not None:
         series = [{key: s[key] for key in metrics if key in s} for s in series]
-    return to_long_table([run_id for run_id, _ in rows], series)
+    return to_long_table(run_ids, series)
+
+
+def _local_series(client: MlflowClient, run_id: str, folder: Path) -> Series:
+    path = folder / c.CURVES_ARTIFACT
+    if not path.is_file():
+        return load_metric_history(client, run_id)
+    return to_series(read_wide_curves(path))
 
 
 def to_local_path(artifact_uri: str) -> Path | None:

@@ -5,8 +5,9 @@ The runs table has one row per job run: ``run_id``, ``run_name``, ``status``, th
 param under its dotted key (numeric where numeric), every metric's last value, and every tag.
 The long curves table (see :mod:`analysis.curves`) has ``run_id, step, metric, value``.
 
-Runs come from ``MlflowClient.search_runs``, page by page; curves from the ``curves.parquet``
-artifacts, so a sweep of hundreds of runs loads in seconds.
+Runs come from the store's tables read with SQL for a SQLite store (:mod:`analysis.sqlite_runs`),
+else from ``MlflowClient.search_runs``, page by page; curves from the ``curves.parquet``
+artifacts. What it costs a run is measured by ``python -m benchmarks --only P4``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Experiment, Run, ViewType
@@ -26,6 +28,7 @@ from mlflow.entities import Experiment, Run, ViewType
 from analysis import contract as c
 from analysis.contract import default_tracking_uri
 from analysis.curves import load_curves
+from analysis.sqlite_runs import search_rows, to_sqlite_path
 
 __all__ = [
     "AnalysisError",
@@ -38,6 +41,7 @@ __all__ = [
     "load_runs",
     "load_study",
     "load_sweep_run",
+    "search_runs",
     "param_columns",
     "to_numeric_params",
     "to_runs_table",
@@ -112,25 +116,38 @@ def load_runs(
     client: MlflowClient, experiment: Experiment, parent: Run | None = None
 ) -> pd.DataFrame:
     """The runs table of one sweep's children, or of every job run when ``parent`` is None."""
+    experiment_id = experiment.experiment_id
     if parent is not None:
         parent_id = parent.info.run_id
         sweep_id = parent.data.tags.get(c.SWEEP_ID_TAG, "")
-        children = iter_runs(
-            client, experiment.experiment_id, f"tags.`{c.PARENT_TAG}` = '{parent_id}'"
-        )
+        children = search_runs(client, experiment_id, (c.PARENT_TAG, parent_id))
         # the jobs the sweep skipped: FINISHED elsewhere (harness.tracking.job.join_sweep)
-        joined = iter_runs(
-            client, experiment.experiment_id, f"tags.`{c.IN_SWEEP_TAG}{parent_id}` = '{sweep_id}'"
-        )
-        unique = {run.info.run_id: run for run in (*children, *joined)}
-        runs = sorted(unique.values(), key=lambda run: run.info.start_time)
+        joined = search_runs(client, experiment_id, (f"{c.IN_SWEEP_TAG}{parent_id}", sweep_id))
+        unique = {row["info"]["run_id"]: row for row in (*children, *joined)}
+        rows = sorted(unique.values(), key=lambda row: row["info"]["start_time"])
     else:
-        runs = (
-            run
-            for run in iter_runs(client, experiment.experiment_id)
-            if run.data.tags.get(c.ROLE_TAG) != c.SWEEP_ROLE
-        )
-    return to_runs_table(runs)
+        rows = [
+            row
+            for row in search_runs(client, experiment_id)
+            if row["tags"].get(c.ROLE_TAG) != c.SWEEP_ROLE
+        ]
+    return _to_table(rows)
+
+
+def search_runs(
+    client: MlflowClient, experiment_id: str, tag: tuple[str, str] | None = None
+) -> list[dict]:
+    """The active runs of an experiment (those whose tag ``tag[0]`` is ``tag[1]``, when given)
+    as dicts of ``info``, ``params``, ``metrics`` and ``tags``, in ``start_time`` order.
+
+    A SQLite store is read with SQL (:mod:`analysis.sqlite_runs`: the ORM objects MLflow builds
+    cost more than the rest of a load); any other through ``MlflowClient.search_runs``.
+    """
+    path = to_sqlite_path(client.tracking_uri)
+    if path is not None:
+        return search_rows(path, experiment_id, tag)
+    filter_string = f"tags.`{tag[0]}` = '{tag[1]}'" if tag else ""
+    return [_as_row(run) for run in iter_runs(client, experiment_id, filter_string)]
 
 
 def check_store(tracking_uri: str, timeout: float = 20.0) -> None:
@@ -179,14 +196,17 @@ def load_study(
 
 def to_runs_table(runs: Iterable[Run]) -> pd.DataFrame:
     """One row per run: info, derived columns, params (numeric where numeric), metrics, tags."""
-    rows = [_to_row(run) for run in runs]
+    return _to_table([_as_row(run) for run in runs])
+
+
+def _to_table(found: list[dict]) -> pd.DataFrame:
+    rows = [_to_row(row) for row in found]
     if not rows:
         return pd.DataFrame(columns=[*_INFO_COLUMNS, *_DERIVED_COLUMNS])
     table = pd.DataFrame.from_records(rows)
     for column in ("start_time", "end_time"):  # one conversion, not one per run
         table[column] = pd.to_datetime(table[column], unit="ms")
-    param_keys = sorted({key for run_row in rows for key in run_row["_params"]})
-    table = table.drop(columns="_params")
+    param_keys = sorted({key for row in found for key in row["params"]})
     table[param_keys] = to_numeric_params(table[param_keys])
     table = _with_derived(table, param_keys)
     first = [*_INFO_COLUMNS, *_DERIVED_COLUMNS]
@@ -208,20 +228,20 @@ _DERIVED_COLUMNS = [
 ]
 
 
-def _to_row(run: Run) -> dict:
-    info, data = run.info, run.data
-    row = {
-        "run_id": info.run_id,
-        "run_name": info.run_name,
-        "status": info.status,
-        "start_time": info.start_time,
-        "end_time": info.end_time or None,
-        "artifact_uri": info.artifact_uri,
-        "_params": dict(data.params),
-    }
-    row.update(data.params)
-    row.update({f"metric.{key}": value for key, value in data.metrics.items()})
-    row.update({f"tag.{key}": value for key, value in data.tags.items()})
+def _as_row(run: Run) -> dict:
+    info = {"run_id": run.info.run_id, "run_name": run.info.run_name, "status": run.info.status}
+    info |= {"start_time": run.info.start_time, "end_time": run.info.end_time}
+    info["artifact_uri"] = run.info.artifact_uri
+    data = run.data
+    return {"info": info, "params": data.params, "metrics": data.metrics, "tags": data.tags}
+
+
+def _to_row(found: dict) -> dict:
+    info = found["info"]
+    row = {**info, "end_time": info["end_time"] or None}
+    row.update(found["params"])
+    row.update({f"metric.{key}": value for key, value in found["metrics"].items()})
+    row.update({f"tag.{key}": value for key, value in found["tags"].items()})
     return row
 
 
@@ -251,15 +271,26 @@ def to_numeric_params(params: pd.DataFrame) -> pd.DataFrame:
 
 
 def _to_numeric(column: pd.Series) -> pd.Series:
-    text = column.astype("string")
-    present = text.notna() & ~text.isin(MISSING_TOKENS)
-    numbers = pd.to_numeric(text.where(present), errors="coerce")
-    if not present.any() or numbers[present].isna().any():
-        return column if present.any() else numbers.astype("float64")
-    looks_int = ~text[present].str.contains(r"[.eEnN]", regex=True).any()
-    if looks_int:
-        return numbers.astype("int64" if present.all() else "Int64")
-    return numbers.astype("float64")
+    """One param column as numbers; each distinct text is parsed once (a sweep repeats few)."""
+    texts = [None if _is_missing(value) else str(value) for value in column.tolist()]
+    distinct = list(dict.fromkeys(text for text in texts if text is not None))
+    if not distinct:
+        return pd.Series(np.nan, index=column.index, dtype="float64", name=column.name)
+    parsed = pd.to_numeric(pd.Series(distinct, dtype="string"), errors="coerce")
+    if parsed.isna().any():
+        return column
+    number = dict(zip(distinct, parsed.tolist(), strict=True))
+    looks_int = not any(char in text for text in distinct for char in ".eEnN")
+    if looks_int and None not in texts:
+        numbers = [int(number[text]) for text in texts]
+        return pd.Series(numbers, index=column.index, dtype="int64", name=column.name)
+    numbers = [np.nan if text is None else number[text] for text in texts]
+    floats = pd.Series(numbers, index=column.index, dtype="float64", name=column.name)
+    return floats.astype("Int64") if looks_int else floats
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or value != value or str(value) in MISSING_TOKENS
 
 
 def _with_derived(table: pd.DataFrame, param_keys: list[str]) -> pd.DataFrame:

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import math
+import sqlite3
+from contextlib import closing
 
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fixtures import MAIN_EXPERIMENT, PLANAR_EXPERIMENT, shared_store
+from analysis_fixtures import (
+    MAIN_EXPERIMENT,
+    PLANAR_EXPERIMENT,
+    START_MS,
+    JobSpec,
+    log_sweep,
+    shared_store,
+)
 from mlflow import MlflowClient
 
 import analysis.load as load
+from analysis.contract import IN_SWEEP_TAG
 from analysis.curves import to_long_table, to_series
 from analysis.load import AnalysisError, load_study, to_numeric_params
 
@@ -121,9 +131,53 @@ def test_planar_runs_have_xy_from_the_start(store):
 
 
 def test_search_is_paginated(store, monkeypatch):
+    monkeypatch.setattr(load, "to_sqlite_path", lambda uri: None)  # MLflow's search, as remote
     monkeypatch.setattr(load, "PAGE_SIZE", 5)
     study = load_study(MAIN_EXPERIMENT, tracking_uri=store.tracking_uri)
     assert len(study.runs) == 24 and study.runs["run_id"].is_unique
+
+
+def _through_mlflow(monkeypatch, *args) -> load.Study:
+    """``load_study`` with MLflow's ``search_runs`` instead of the SQL reader, as for a server."""
+    with monkeypatch.context() as patch:
+        patch.setattr(load, "to_sqlite_path", lambda uri: None)
+        return load_study(*args)
+
+
+@pytest.mark.parametrize(
+    ("experiment", "sweep"),
+    [(MAIN_EXPERIMENT, "latest"), (MAIN_EXPERIMENT, "older"), (MAIN_EXPERIMENT, None)]
+    + [(PLANAR_EXPERIMENT, "latest")],
+)
+def test_sql_reader_returns_what_mlflow_search_returns(store, monkeypatch, experiment, sweep):
+    sweep = store.older.parent_run_id if sweep == "older" else sweep
+    ours = load_study(experiment, sweep, store.tracking_uri)
+    mlflows = _through_mlflow(monkeypatch, experiment, sweep, store.tracking_uri)
+    pd.testing.assert_frame_equal(ours.runs, mlflows.runs)
+    pd.testing.assert_frame_equal(ours.curves, mlflows.curves)
+
+
+def test_sql_reader_on_joined_deleted_and_unnamed_runs(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    specs = [JobSpec("adagrad", 0.1, seed, steps=20, eval_every=10) for seed in range(3)]
+    first = log_sweep(client, "joins", specs, "sweep-a", START_MS, tmp_path)
+    second = log_sweep(client, "joins", specs[:2], "sweep-b", START_MS + 60_000, tmp_path)
+    joined, deleted, unnamed = [*first.specs][0], [*second.specs][0], [*second.specs][1]
+    client.set_tag(joined, f"{IN_SWEEP_TAG}{second.parent_run_id}", "sweep-b")
+    client.delete_run(deleted)
+    with closing(sqlite3.connect(tmp_path / "mlflow.db")) as db, db:  # a store of MLflow 1.x
+        db.execute("UPDATE runs SET name = '' WHERE run_uuid = ?", (unnamed,))
+    ours = load_study("joins", second.parent_run_id, uri)
+    assert set(ours.runs["run_id"]) == {joined, unnamed}
+    assert ours.runs.set_index("run_id").loc[unnamed, "run_name"]  # from mlflow.runName
+    mlflows = _through_mlflow(monkeypatch, "joins", second.parent_run_id, uri)
+    pd.testing.assert_frame_equal(ours.runs, mlflows.runs)
+    everything = load_study("joins", None, uri)
+    assert len(everything.runs) == 4
+    pd.testing.assert_frame_equal(
+        everything.runs, _through_mlflow(monkeypatch, "joins", None, uri).runs
+    )
 
 
 def test_bad_input_raises_analysis_error(store):
@@ -144,6 +198,35 @@ def test_numeric_conversion_keeps_text_and_missing():
     assert out["a"].tolist()[0] == 0.001 and math.isnan(out["a"].tolist()[1])
     assert out["b"].tolist() == ["x", "None"]
     assert out["c"].isna().all()
+
+
+def _reference_to_numeric(column: pd.Series) -> pd.Series:
+    """The rule with pandas' vectorized string methods, one pass over every value."""
+    text = column.astype("string")
+    present = text.notna() & ~text.isin(load.MISSING_TOKENS)
+    numbers = pd.to_numeric(text.where(present), errors="coerce")
+    if not present.any() or numbers[present].isna().any():
+        return column if present.any() else numbers.astype("float64")
+    if text[present].str.contains(r"[.eEnN]", regex=True).any():
+        return numbers.astype("float64")
+    return numbers.astype("int64" if present.all() else "Int64")
+
+
+def test_numeric_conversion_matches_the_vectorized_rule():
+    columns = {
+        "seed": ["3", "1", "3", "12345678901234567"],
+        "lr": ["0.1", "1e-3", "0.1", "-inf"],
+        "shift": ["None", "50", None, "50"],
+        "decay": [np.nan, "0.9", "", "null"],
+        "name": ["adam", "1", "adam", "sgd"],
+        "absent": ["None", None, "nan", np.nan],
+        "steps": [" 20", "20", "7", "-3"],
+    }
+    params = pd.DataFrame(columns, index=[5, 6, 7, 9], dtype=object)
+    ours = to_numeric_params(params)
+    for key in columns:
+        reference = _reference_to_numeric(params[key])
+        pd.testing.assert_series_equal(ours[key], reference, check_names=False, obj=key)
 
 
 def test_long_table_round_trips_a_wide_table():
