@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import types
 from pathlib import Path
 
@@ -117,4 +118,14 @@ def test_hydras_launcher_is_kept_for_loky_and_where_fork_is_unsafe(monkeypatch):
     parallel.JoblibLauncher(backend=None).launch([["seed=0"]], 0)
     monkeypatch.setattr(sys, "platform", "linux")
     parallel.JoblibLauncher(backend="loky").launch([["seed=1"]], 0)
-    assert calls == [([["seed=0"]], 0), ([["seed=1"]], 0)]
+    assert parallel.fork_is_safe()
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not parallel.fork_is_safe()
+        parallel.JoblibLauncher(backend=None).launch([["seed=2"]], 0)
+    finally:
+        stop.set()
+        other.join()
+    assert calls == [([["seed=0"]], 0), ([["seed=1"]], 0), ([["seed=2"]], 0)]

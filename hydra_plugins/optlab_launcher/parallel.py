@@ -16,8 +16,9 @@ sent SIGTERM, which ends its run the same way; if the sweep's process dies, the 
 workers SIGTERM (Linux). A worker that dies (``kill -9``, out of memory) stops the sweep with one
 line, and the same command run again skips what finished.
 
-``hydra.launcher.backend=loky`` (and any platform without a safe ``fork``: macOS, Windows) runs
-Hydra's launcher as it ships; Hydra's launcher ignores ``backend`` and always uses loky.
+``hydra.launcher.backend=loky`` (and any platform without a safe ``fork``: macOS, Windows, or a
+sweep process that runs a second thread when the jobs start) runs Hydra's launcher as it ships,
+which ignores ``backend`` and always uses loky.
 
 The config is Hydra's own ``hydra/launcher/joblib`` node with its ``_target_`` changed
 (:class:`JoblibConf`), put in Hydra's ConfigStore by ``register``, which ``harness.cli.main``
@@ -33,6 +34,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,8 +78,14 @@ def register() -> None:
 
 
 def fork_is_safe() -> bool:
-    """Linux and the BSDs; macOS's system libraries are not safe to use in a forked child."""
-    return "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin"
+    """Linux and the BSDs (macOS's system libraries are not safe to use in a forked child), in
+    a process with one thread: a lock another thread holds at the fork stays locked for good
+    in the child."""
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and sys.platform != "darwin"
+        and threading.active_count() == 1
+    )
 
 
 class JoblibLauncher(HydraJoblibLauncher):
