@@ -193,6 +193,11 @@ CASES = [
     # a sweep in which one job is bad: caught before any job runs
     Case("sweep-one-bad-lr", ("-m", "optimizer.lr=0.1,-1"), "optimizer.lr"),
     Case("sweep-joblib-one-bad-seed", ("-m", "hydra/launcher=joblib", "seed=0,-1"), "seed"),
+    Case(
+        "sweep-joblib-unknown-backend",
+        ("-m", "hydra/launcher=joblib", "hydra.launcher.backend=dask", "seed=0,1"),
+        "hydra.launcher.backend",
+    ),
     Case("sweep-one-batch-too-large", ("-m", "trainer.batch_size=10,5000"), "trainer.batch_size"),
 ]
 

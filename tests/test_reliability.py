@@ -17,6 +17,7 @@ from tracking_checks import (
     assert_full_curves,
     assert_one_finished_run_per_job,
     copy_store,
+    group_alive,
     kill_group,
     read_curves,
     run_harness,
@@ -543,3 +544,84 @@ def test_relaunching_a_running_sweep_leaves_its_live_run_alone(tmp_path, templat
     runs = runs_of(client, "again")
     assert statuses(runs) == {"FINISHED": 1}, outputs[-3000:]
     assert "optlab.error" not in runs[0].data.tags
+
+
+# --- a parallel sweep stopped: its workers end their runs and leave -------------------------
+STOPPED_SWEEP = [
+    "-m",
+    "hydra/launcher=joblib",
+    "hydra.launcher.n_jobs=2",
+    "optimizer=sgd,adam",
+    "seed=0,1",
+    "study=stopped",
+    "dataset=spirals",
+    "trainer.steps=200000",  # minutes: every job is still training when the signal comes
+    "trainer.eval_every=1000",
+]
+#: How each way of stopping reaches the sweep, and the exit code it ends with.
+STOPS = {
+    "ctrl-c": (signal.SIGINT, "group", 130),
+    "sigterm": (signal.SIGTERM, "group", 143),
+    "sweep-process-killed": (signal.SIGKILL, "parent", -9),
+}
+
+
+def two_jobs_training(client):
+    return lambda: statuses(runs_of(client, "stopped"))["RUNNING"] >= 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "stop",
+    [
+        "ctrl-c",
+        pytest.param("sigterm", marks=pytest.mark.full),
+        pytest.param("sweep-process-killed", marks=pytest.mark.full),
+    ],
+)
+def test_a_stopped_parallel_sweep_ends_its_jobs_runs_killed_and_leaves_no_process(
+    tmp_path, template, stop
+):
+    """Ctrl-C or SIGTERM (to the whole group, as a terminal or a scheduler sends them), or the
+    sweep's own process killed with -9: every running job's run ends KILLED, no job starts
+    after, and no worker is left behind (hydra_plugins/optlab_launcher/parallel.py)."""
+    copy_store(template, tmp_path)
+    client = MlflowClient(store_uri(tmp_path))
+    sweep = start_harness(tmp_path, STOPPED_SWEEP, user_env(tmp_path), "sweep")
+    wait_until(lambda: two_jobs_training(client)() or sweep.poll() is not None, "two jobs")
+    assert sweep.poll() is None, (tmp_path / "sweep").read_text()[-3000:]
+    signum, to, code = STOPS[stop]
+    if to == "group":
+        os.killpg(sweep.pid, signum)
+    else:
+        os.kill(sweep.pid, signum)
+    assert sweep.wait(timeout=120) == code
+    wait_until(lambda: not group_alive(sweep.pid), "every worker to exit", timeout=60)
+    runs = runs_of(client, "stopped")
+    assert statuses(runs) == {"KILLED": 2}, (tmp_path / "sweep").read_text()[-3000:]
+    parent_status = "RUNNING" if signum == signal.SIGKILL else "KILLED"
+    assert [p.info.status for p in runs_of(client, "stopped", role="sweep")] == [parent_status]
+    if to == "group":
+        output = (tmp_path / "sweep").read_text()
+        assert f"interrupted by {signal.Signals(signum).name}" in output
+        assert "Traceback" not in output
+
+
+@pytest.mark.full
+@pytest.mark.slow
+def test_a_parallel_sweep_whose_worker_dies_stops_in_one_line(tmp_path, template):
+    copy_store(template, tmp_path)
+    client = MlflowClient(store_uri(tmp_path))
+    sweep = start_harness(tmp_path, STOPPED_SWEEP, user_env(tmp_path), "sweep")
+    wait_until(lambda: two_jobs_training(client)() or sweep.poll() is not None, "two jobs")
+    workers = [
+        int(pid) for pid in Path(f"/proc/{sweep.pid}/task/{sweep.pid}/children").read_text().split()
+    ]
+    os.kill(workers[0], signal.SIGKILL)
+    assert sweep.wait(timeout=120) == 1
+    wait_until(lambda: not group_alive(sweep.pid), "every worker to exit", timeout=60)
+    output = (tmp_path / "sweep").read_text()
+    assert "error: a worker process ended before its job did" in output
+    runs = runs_of(client, "stopped")  # the killed worker's run is closed when run again
+    assert statuses(runs) == {"KILLED": 1, "RUNNING": 1}
+    assert [p.info.status for p in runs_of(client, "stopped", role="sweep")] == ["KILLED"]

@@ -47,6 +47,7 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # errors reach us whole; we print them in one line
     try:
         check_arguments(sys.argv[1:])
+        _register_launchers()
         hydra_main()
     except SweepAbort as abort:
         print(f"error: {abort}", file=sys.stderr)
@@ -61,6 +62,17 @@ def main() -> None:
         name = signal.Signals(signum).name
         print(f"interrupted by {name}: a run in progress ends KILLED", file=sys.stderr)
         sys.exit(128 + signum)
+
+
+def _register_launchers() -> None:
+    """``hydra/launcher=joblib`` forks its workers (``hydra_plugins.optlab_launcher.parallel``).
+    Registered once Hydra has found its plugins: finding them registers Hydra's own again."""
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance()
+    from hydra_plugins.optlab_launcher import parallel
+
+    parallel.register()
 
 
 def _stops() -> tuple[type[BaseException], ...]:

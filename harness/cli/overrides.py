@@ -41,6 +41,7 @@ LAB_GROUPS = ("optimizer", "model", "dataset", "trainer", "tracking", "experimen
 HYDRA_GROUPS = ("hydra/launcher", "hydra/job_logging", "hydra/hydra_logging")
 LAUNCHER_KEYS = (
     "n_jobs",
+    "backend",
     "partition",
     "timeout_min",
     "cpus_per_task",
@@ -50,6 +51,8 @@ LAUNCHER_KEYS = (
     "setup",
     "additional_parameters",
 )
+#: ``hydra/launcher=joblib``'s workers: forked (the default), or Hydra's own loky launcher.
+LAUNCHER_BACKENDS = ("multiprocessing", "loky")
 OUTPUT_DIRS = ("hydra.run.dir", "hydra.sweep.dir")
 SWEEPER_PARAMS = "hydra.sweeper.params"
 #: Hydra's flags a user may give; the others load configs or pickles from elsewhere.
@@ -176,6 +179,10 @@ def _check_value(key: str, value) -> None:
         raise ConfigError(key, value, "must be " + NAMES)
     if key in OUTPUT_DIRS and isinstance(value, str):
         check_output_folder(key, value)
+    if key == "hydra.launcher.backend" and value not in LAUNCHER_BACKENDS:
+        raise ConfigError(
+            key, value, "must be multiprocessing (forked workers, the default) or loky"
+        )
     if key == "tracking.uri" and isinstance(value, str) and _has_password(value):
         raise ConfigError(
             key,

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import sys
 from pathlib import Path
 from urllib.parse import urlparse, urlsplit, urlunsplit
 
@@ -153,6 +154,26 @@ def store_lock(uri: str):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+#: MLflow's SQL stores: each keeps one engine, a pool of open connections, per database.
+SQL_STORE_MODULES = (
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+)
+
+
+def release_connections() -> None:
+    """Close the database connections MLflow keeps open in this process, before it forks.
+
+    Two processes must never share one (SQLite's and SQLAlchemy's advice: dispose of the engine
+    before a fork); forked workers open their own on their first call, and so does this process.
+    """
+    for name in SQL_STORE_MODULES:
+        module = sys.modules.get(name)  # not imported: this process opened nothing with it
+        if module is not None:
+            for engine in list(module.SqlAlchemyStore._engine_map.values()):
+                engine.dispose()
 
 
 #: (uri, experiment name) → experiment id, found once per process: a sweep's jobs in one
