@@ -4,8 +4,11 @@ Logging design: one ``log_metric`` call per point costs far more than the traini
 (benchmark P2, ``benchmarks/RESULTS.md``: "per-point log_metric"). So the training loop writes
 every step into preallocated arrays (``harness.core.curves``), and this sink sends MLflow a
 **UI-resolution copy**: every ``metric_every``-th step (auto: about ``UI_POINTS`` points per
-curve, about what MLflow's charts sample anyway) plus every evaluation (val_* and test_* are
-sparse already), batched into few ``log_batch`` calls (see ``MlflowSink``).
+curve) plus every evaluation (val_* and test_* are sparse already), batched into few
+``log_batch`` calls (see ``MlflowSink``). MLflow stores each value through its ORM, so the
+values, not the calls, are most of what tracking costs a short job (P2's notes in
+``benchmarks/RESULTS.md``): ``UI_POINTS`` is what a chart in the UI needs to show a curve's
+shape (a 2000-step job: every 40th step), not the 320 points MLflow's charts could sample.
 The **full-resolution curves** go to one Parquet artifact, ``curves/curves.parquet``, at the
 end of the run (until then a checkpoint keeps them); ``analysis`` reads that file, so no point
 is lost and loading a sweep is one file per run.
@@ -32,7 +35,7 @@ from harness.core.curves import Curves
 from harness.core.optim import OPTIMIZERS
 from harness.tracking.store import PROJECT_ROOT
 
-UI_POINTS = 300
+UI_POINTS = 50
 BATCH_POINTS = 1000
 FLUSH_SECONDS = 10.0
 #: Already sparse (every ``eval_every`` steps), so every evaluation is sent, off the stride too.
@@ -45,8 +48,8 @@ TAG_ONLY_SUMMARY = frozenset({"diverged"})
 def metric_stride(metric_every: int, steps: int) -> int:
     """``metric_every``, or with 0 the stride that keeps about ``UI_POINTS`` points per curve.
 
-    >>> metric_stride(0, 2000), metric_stride(0, 100), metric_stride(5, 2000)
-    (7, 1, 5)
+    >>> metric_stride(0, 2000), metric_stride(0, 40), metric_stride(5, 2000)
+    (40, 1, 5)
     """
     return metric_every or max(1, math.ceil(steps / UI_POINTS))
 
