@@ -168,11 +168,16 @@ def discard_checkpoint(path: Path) -> None:
 # --- one live process per job ---------------------------------------------------------------
 @contextlib.contextmanager
 def job_lock(path: Path, name: str):
-    """Hold ``<path>.lock`` exclusively; if another process holds it, say so and wait."""
+    """Hold ``<path>.lock`` exclusively; if another process holds it, say so and wait.
+
+    Yields whether the lock file was there before this process locked it: every way out of a
+    job removes its lock file (``release_lock_file``), so one left behind is a dead process's
+    (``kill -9``, a lost node), whose run may still be RUNNING.
+    """
     lock_path = path.with_name(path.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        handle = open(lock_path, "a")  # noqa: SIM115 - held until the job ends
+        handle, left_behind = _open_lock_file(lock_path)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -182,9 +187,18 @@ def job_lock(path: Path, name: str):
             break
         handle.close()  # the holder finished and removed the file: lock the new one
     try:
-        yield
+        yield left_behind
     finally:
         handle.close()
+
+
+def _open_lock_file(lock_path: Path):
+    """The lock file opened for appending, and whether it existed (False: this call made it)."""
+    try:
+        descriptor = os.open(lock_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return open(lock_path, "a"), True  # noqa: SIM115 - held until the job ends
+    return os.fdopen(descriptor, "a"), False
 
 
 def release_lock_file(path: Path) -> None:
@@ -209,8 +223,8 @@ class CheckpointSink(MlflowSink):
     the step after it.
     """
 
-    def __init__(self, client, run_id, stride, path=None, digest="", resume=None):
-        super().__init__(client, run_id, stride)
+    def __init__(self, client, run_id, stride, path=None, digest="", resume=None, params=None):
+        super().__init__(client, run_id, stride, params)
         self.path, self.digest = path, digest
         self.resume_step, self.logged_upto = resume if resume is not None else (None, None)
 

@@ -160,6 +160,7 @@ class _TrackedJob:
     uri: str
     name: str
     locked: bool = False
+    lock_left_behind: bool = False  # by a dead process: its run may be left RUNNING
     restarted_because: str | None = None  # why a checkpoint could not be resumed
     artifact_uri: str | None = None  # the new run's, as create_run returned it
 
@@ -183,7 +184,7 @@ class _TrackedJob:
                 self.tidy()
                 return JobOutcome("SKIPPED", self.name, existing.info.run_id)
         saved = self.resumable()
-        if self.locked:
+        if self.locked and (self.lock_left_behind or saved or self.restarted_because):
             self.close_stale_runs(keep=saved.run_id if saved else None)
         if saved is not None:
             run_id = self.reopen(saved, sweep)  # its artifact URI is looked up at the end
@@ -241,7 +242,11 @@ class _TrackedJob:
         return run_id
 
     def close_stale_runs(self, keep: str | None) -> None:
-        """RUNNING runs of this job from this host belong to dead processes: end them KILLED."""
+        """RUNNING runs of this job from this host belong to dead processes: end them KILLED.
+
+        Called when a dead process left a trace (its lock file or a checkpoint): a job whose
+        process ended any other way ended its run and removed both.
+        """
         stale = self.client.search_runs(
             [self.experiment_id],
             f"tags.`optlab.config_hash` = '{self.digest}' and attributes.status = 'RUNNING' "
@@ -262,7 +267,7 @@ class _TrackedJob:
 def _lock(job: _TrackedJob, stack: contextlib.ExitStack) -> None:
     """Hold the job's lock; without a writable checkpoint folder, run unlocked if we may."""
     try:
-        stack.enter_context(job_lock(job.path, job.name))
+        left_behind = stack.enter_context(job_lock(job.path, job.name))
     except OSError as error:
         if job.cfg.trainer.checkpoint_every:
             raise ConfigError(
@@ -272,7 +277,7 @@ def _lock(job: _TrackedJob, stack: contextlib.ExitStack) -> None:
                 "set OPTLAB_CHECKPOINT_DIR or checkpoint_every=0",
             ) from None
         return
-    job.locked = True
+    job.locked, job.lock_left_behind = True, left_behind
     stack.callback(release_lock_file, job.path)  # on every way out, while still held
 
 
@@ -281,17 +286,14 @@ def _sweep_tags(sweep: SweepInfo) -> dict[str, str]:
 
 
 def _train_in_run(job: _TrackedJob, run_id, files, progress, saved) -> JobOutcome:
-    from mlflow.entities import Param
-
     cfg, client = job.cfg, job.client
-    resume = None
+    params, resume = None, None
     if saved is None:
-        params = [Param(k, v) for k, v in job_params(cfg).items()]
-        client.log_batch(run_id, params=params)
+        params = job_params(cfg)  # sent with the first metrics, in one call
     else:
         resume = (saved.state.step, last_logged_step(client, run_id))
     stride = metric_stride(cfg.tracking.metric_every, cfg.trainer.steps)
-    sink = CheckpointSink(client, run_id, stride, job.path, job.digest, resume)
+    sink = CheckpointSink(client, run_id, stride, job.path, job.digest, resume, params)
     try:
         with sigterm_raises():
             result = train(cfg, _Both(sink, progress), resume=saved.state if saved else None)

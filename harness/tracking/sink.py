@@ -4,8 +4,11 @@ Logging design: one ``log_metric`` call per point costs far more than the traini
 (benchmark P2, ``benchmarks/RESULTS.md``: "per-point log_metric"). So the training loop writes
 every step into preallocated arrays (``harness.core.curves``), and this sink sends MLflow a
 **UI-resolution copy**: every ``metric_every``-th step (auto: about ``UI_POINTS`` points per
-curve, about what MLflow's charts sample anyway) plus every evaluation (val_* and test_* are
-sparse already), batched into few ``log_batch`` calls (see ``MlflowSink``).
+curve) plus every evaluation (val_* and test_* are sparse already), batched into few
+``log_batch`` calls (see ``MlflowSink``). MLflow stores each value through its ORM, so the
+values, not the calls, are most of what tracking costs a short job (P2's notes in
+``benchmarks/RESULTS.md``): ``UI_POINTS`` is what a chart in the UI needs to show a curve's
+shape (a 2000-step job: every 40th step), not the 320 points MLflow's charts could sample.
 The **full-resolution curves** go to one Parquet artifact, ``curves/curves.parquet``, at the
 end of the run (until then a checkpoint keeps them); ``analysis`` reads that file, so no point
 is lost and loading a sweep is one file per run.
@@ -22,7 +25,7 @@ import platform
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +35,7 @@ from harness.core.curves import Curves
 from harness.core.optim import OPTIMIZERS
 from harness.tracking.store import PROJECT_ROOT
 
-UI_POINTS = 300
+UI_POINTS = 50
 BATCH_POINTS = 1000
 FLUSH_SECONDS = 10.0
 #: Already sparse (every ``eval_every`` steps), so every evaluation is sent, off the stride too.
@@ -45,8 +48,8 @@ TAG_ONLY_SUMMARY = frozenset({"diverged"})
 def metric_stride(metric_every: int, steps: int) -> int:
     """``metric_every``, or with 0 the stride that keeps about ``UI_POINTS`` points per curve.
 
-    >>> metric_stride(0, 2000), metric_stride(0, 100), metric_stride(5, 2000)
-    (7, 1, 5)
+    >>> metric_stride(0, 2000), metric_stride(0, 40), metric_stride(5, 2000)
+    (40, 1, 5)
     """
     return metric_every or max(1, math.ceil(steps / UI_POINTS))
 
@@ -56,14 +59,19 @@ class MlflowSink:
 
     Pending steps go out when they hold ``BATCH_POINTS`` values or ``FLUSH_SECONDS`` after the
     last call (so a long run shows up live in the UI), and at the end together with the summary
-    metrics and tags: a 2000-step digits job makes one ``log_batch`` call. MLflow charges per
-    call and per value (P2's notes in ``benchmarks/RESULTS.md``), so fewer, fuller calls are
-    what keeps tracking cheap. Each call carries whole steps, so a kill never leaves a step
-    half logged (``harness.tracking.checkpoint`` resumes from the last complete step).
+    metrics and tags; ``params`` ride in the first call: a 2000-step digits job makes one
+    ``log_batch`` call. MLflow charges per call and per value (P2's notes in
+    ``benchmarks/RESULTS.md``), so fewer, fuller calls are what keeps tracking cheap. A job
+    stopped by a signal or an error flushes on its way out (``harness.tracking.job``), params
+    included; one killed harder before its first call leaves a run with its tags alone, which
+    its rerun closes. Each call carries whole steps, so a kill never leaves a step half logged
+    (``harness.tracking.checkpoint`` resumes from the last complete step; a checkpoint is
+    saved after a flush, so a resumed run has its params).
     """
 
-    def __init__(self, client, run_id: str, stride: int):
+    def __init__(self, client, run_id: str, stride: int, params: dict[str, str] | None = None):
         self.client, self.run_id, self.stride = client, run_id, stride
+        self.params = dict(params or {})  # unsent: they ride in the first call that goes out
         self.pending: dict[int, list[tuple[str, float]]] = {}  # step → the values it sends
         self.pending_points = 0
         self.flushed_upto = 0
@@ -111,35 +119,36 @@ class MlflowSink:
         ]
 
     def flush(self, metrics=(), tags=()) -> None:
-        """Send the pending steps, whole steps to a call of at most ``BATCH_POINTS`` values.
+        """Send the params not yet sent and the pending steps, whole steps to a call of at most
+        ``BATCH_POINTS`` entities (MLflow's limit for metrics, params and tags together).
 
-        ``metrics`` and ``tags`` (MLflow entities) ride along in the last call. If a call
-        fails, the steps it carried stay pending for whoever flushes next.
+        The params ride in the first call, ``metrics`` and ``tags`` (MLflow entities) in the
+        last. If a call fails, what it carried stays unsent for whoever flushes next.
         """
-        from mlflow.entities import Metric
+        from mlflow.entities import Metric, Param
 
-        if self.curves is None:
-            return
         now = int(time.time() * 1000)
-        calls: list[tuple[list[int], list]] = [([], [])]  # (steps carried, values)
+        params = [Param(k, v) for k, v in self.params.items()]
+        calls = [_Call(params=params)]
         for step, pairs in self.pending.items():
             values = [Metric(name, value, now, step) for name, value in pairs]
-            if calls[-1][1] and len(calls[-1][1]) + len(values) > BATCH_POINTS:
-                calls.append(([], []))
-            calls[-1][0].append(step)
-            calls[-1][1].extend(values)
-        if len(calls[-1][1]) + len(metrics) > BATCH_POINTS:
-            calls.append(([], []))
-        calls[-1][1].extend(metrics)
-        for i, (steps, values) in enumerate(calls):
-            last_call = i == len(calls) - 1
-            if values or (last_call and tags):
+            if calls[-1].size and calls[-1].size + len(values) > BATCH_POINTS:
+                calls.append(_Call())
+            calls[-1].steps.append(step)
+            calls[-1].metrics.extend(values)
+        if calls[-1].size + len(metrics) + len(tags) > BATCH_POINTS:
+            calls.append(_Call())
+        calls[-1].metrics.extend(metrics)
+        calls[-1].tags.extend(tags)
+        for call in calls:
+            if call.size:
                 self.client.log_batch(
-                    self.run_id, metrics=values, tags=list(tags) if last_call else []
+                    self.run_id, metrics=call.metrics, params=call.params, tags=call.tags
                 )
-            if steps:
-                self.flushed_upto = max(self.flushed_upto, steps[-1])
-                for step in steps:
+            self.params = {} if call.params else self.params
+            if call.steps:
+                self.flushed_upto = max(self.flushed_upto, call.steps[-1])
+                for step in call.steps:
                     del self.pending[step]
         self.pending_points = 0
         self.flushed_at = time.monotonic()
@@ -163,40 +172,72 @@ class MlflowSink:
         self.flush(summary, run_end_tags(result))
 
 
+@dataclass
+class _Call:
+    """One ``log_batch`` call being packed, and the pending steps it carries."""
+
+    params: list = field(default_factory=list)
+    metrics: list = field(default_factory=list)
+    tags: list = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.params) + len(self.metrics) + len(self.tags)
+
+
 def run_end_tags(result) -> list:
-    """Whether (and where and why) the run diverged, as MLflow tags."""
+    """Where and why the run diverged, as MLflow tags; none when it did not: every job's run
+    starts tagged ``optlab.diverged=false`` (``run_tags``), so a run that ends well needs no
+    tag at its end."""
     from mlflow.entities import RunTag
 
-    tags = [RunTag("optlab.diverged", str(result.diverged).lower())]
-    if result.diverged:
-        tags += [
-            RunTag("optlab.diverged_step", str(result.diverged_step)),
-            RunTag("optlab.diverged_reason", result.diverged_reason),
-        ]
-    return tags
+    if not result.diverged:
+        return []
+    return [
+        RunTag("optlab.diverged", "true"),
+        RunTag("optlab.diverged_step", str(result.diverged_step)),
+        RunTag("optlab.diverged_reason", result.diverged_reason),
+    ]
+
+
+#: The full curves, as the artifact ``analysis`` reads (``analysis.contract.CURVES_ARTIFACT``).
+CURVES_FOLDER, CURVES_FILE = "curves", "curves.parquet"
 
 
 def log_run_end(
     client, run_id: str, result, files: dict[str, str], artifact_uri: str | None = None
 ) -> None:
-    """The artifacts in one upload: the full curves as Parquet, and ``files`` (the config).
+    """The artifacts: the full curves as Parquet, and ``files`` (the config).
 
+    A local artifact location (the embedded store's) gets each file written in place through
+    MLflow's own atomic writer (``log_artifact_from_stream``: a hidden temporary file, then a
+    rename); another (a server's) gets them in one upload of a temporary folder.
     ``artifact_uri``, the run's, when known (``create_run`` returned it), saves MLflow a
     ``get_run`` to look it up.
     """
+    import io
+
+    from mlflow.store.artifact.artifact_repo import StreamUploadMixin
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    if artifact_uri is None:
+        artifact_uri = client.get_run(run_id).info.artifact_uri
+    repository = get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri)
+    parquet = io.BytesIO()
+    result.curves.to_frame().to_parquet(parquet)
+    if isinstance(repository, StreamUploadMixin):
+        parquet.seek(0)
+        repository.log_artifact_from_stream(parquet, CURVES_FILE, CURVES_FOLDER)
+        for name, text in files.items():
+            repository.log_artifact_from_stream(io.BytesIO(text.encode()), name)
+        return
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "curves").mkdir()
-        result.curves.to_frame().to_parquet(Path(folder) / "curves" / "curves.parquet")
+        (Path(folder) / CURVES_FOLDER).mkdir()
+        (Path(folder) / CURVES_FOLDER / CURVES_FILE).write_bytes(parquet.getvalue())
         for name, text in files.items():
             (Path(folder) / name).write_text(text)
-        if artifact_uri is None:
-            client.log_artifacts(run_id, folder)
-            return
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-        get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri).log_artifacts(
-            folder
-        )
+        repository.log_artifacts(folder)
 
 
 # --- identity of a run ----------------------------------------------------------------------
@@ -315,6 +356,7 @@ def run_tags(cfg: Config) -> dict[str, str]:
 
     return {
         "optlab.role": "job",
+        "optlab.diverged": "false",  # until the run diverges (``run_end_tags``)
         "optlab.study": cfg.study,
         "optlab.optimizer": cfg.optimizer.name,
         "optlab.label": label(cfg),
