@@ -9,7 +9,9 @@ real sweeps and real signals in ``tests/test_reliability.py``.
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
 import sys
 import threading
 import types
@@ -32,6 +34,30 @@ from hydra_plugins.optlab_launcher import parallel
 
 #: A module only this process has: a worker that has it was forked, not started afresh.
 MARKER = "optlab_test_marker_made_before_the_launch"
+
+
+def single_threaded(test):
+    """Run ``test`` in a fresh pytest process when this one runs other threads: the launcher
+    forks only from a single-threaded process, and a session's other tests may have left
+    threads (a browser fixture's, say) in this one. The assertions are the same either way."""
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        if threading.active_count() == 1 or os.environ.get("OPTLAB_SINGLE_THREADED"):
+            return test(*args, **kwargs)
+        tmp_path = kwargs.get("tmp_path") or Path(os.environ.get("TMPDIR", "/tmp"))
+        inner = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider"]
+            + ["--basetemp", str(tmp_path / "fresh"), f"{__file__}::{test.__name__}"],
+            env={**os.environ, "OPTLAB_SINGLE_THREADED": "1"},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert inner.returncode == 0, inner.stdout[-3000:] + inner.stderr[-2000:]
+        assert "1 passed" in inner.stdout, inner.stdout[-2000:]
+
+    return wrapper
 
 
 def launched_config(tmp_path: Path, overrides: list[str]):
@@ -69,6 +95,7 @@ def report_where(cfg) -> dict:
     }
 
 
+@single_threaded
 def test_a_launch_runs_each_job_in_a_worker_forked_from_the_sweep(tmp_path, monkeypatch):
     cfg, loader = launched_config(tmp_path, [])
     monkeypatch.setitem(sys.modules, MARKER, types.ModuleType(MARKER))
@@ -108,7 +135,8 @@ def test_release_connections_leaves_no_pooled_connection_to_cross_a_fork(tmp_pat
     assert client.search_runs([experiment_id]) == []  # the store opens a new one when asked
 
 
-def test_hydras_launcher_is_kept_for_loky_and_where_fork_is_unsafe(monkeypatch):
+@single_threaded
+def test_hydras_launcher_is_kept_for_loky_and_where_fork_is_unsafe(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(
         parallel.HydraJoblibLauncher, "launch", lambda self, *args: calls.append(args) or []
