@@ -377,6 +377,7 @@ def test_sweep_is_one_parent_with_complete_children(launcher, launched, store, t
 
 
 @pytest.mark.slow
+@pytest.mark.full  # make test-long and CI (about 27 s)
 def test_relaunch_skips_finished_jobs_and_reruns_deleted_failed_or_forced(
     run_harness, store, tmp_path
 ):

@@ -310,6 +310,7 @@ SINGLE = [
 
 
 @pytest.mark.slow
+@pytest.mark.full  # make test-long and CI; tests/test_train.py resumes in process in make test
 def test_a_job_killed_mid_run_resumes_its_own_run_with_an_identical_curve(tmp_path, template):
     copy_store(template, tmp_path)
     env = user_env(tmp_path)
