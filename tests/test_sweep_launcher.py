@@ -45,7 +45,7 @@ def single_threaded(test):
     def wrapper(*args, **kwargs):
         if threading.active_count() == 1 or os.environ.get("OPTLAB_SINGLE_THREADED"):
             return test(*args, **kwargs)
-        tmp_path = kwargs.get("tmp_path") or Path(os.environ.get("TMPDIR", "/tmp"))
+        tmp_path = kwargs["tmp_path"]  # every wrapped test asks for it
         inner = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider"]
             + ["--basetemp", str(tmp_path / "fresh"), f"{__file__}::{test.__name__}"],
